@@ -1,0 +1,80 @@
+"""The fusion maths against direct numpy computation of the unfused layers."""
+
+import numpy as np
+import pytest
+
+from keras_minimal.deploy.fusion import BatchNormStats, fold_batch_norm, merge_pointwise_after
+from tests.numpy_reference import batch_norm, conv2d, depthwise_conv2d
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def _stats(rng, n, epsilon=1e-6):
+    return BatchNormStats(
+        gamma=rng.uniform(0.5, 1.5, n),
+        beta=rng.normal(size=n),
+        mean=rng.normal(size=n),
+        variance=rng.uniform(0.2, 2.0, n),
+        epsilon=epsilon,
+    )
+
+
+def _bn(x, s):
+    return batch_norm(x, s.gamma, s.beta, s.mean, s.variance, s.epsilon)
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_fold_batch_norm_into_conv(rng, with_bias):
+    x = rng.normal(size=(2, 8, 8, 3))
+    kernel = rng.normal(size=(4, 4, 3, 5))
+    bias = rng.normal(size=5) if with_bias else None
+    stats = _stats(rng, 5, epsilon=1e-3)
+    folded_kernel, folded_bias = fold_batch_norm(kernel, bias, stats)
+    expected = _bn(conv2d(x, kernel, bias, stride=4), stats)
+    np.testing.assert_allclose(
+        conv2d(x, folded_kernel, folded_bias, stride=4), expected, rtol=1e-10
+    )
+
+
+def test_fold_batch_norm_into_depthwise_conv(rng):
+    x = rng.normal(size=(2, 6, 6, 4))
+    kernel = rng.normal(size=(3, 3, 4, 1))
+    stats = _stats(rng, 4)
+    folded_kernel, folded_bias = fold_batch_norm(kernel, None, stats, channel_axis=2)
+    expected = _bn(depthwise_conv2d(x, kernel, padding=1), stats)
+    np.testing.assert_allclose(
+        depthwise_conv2d(x, folded_kernel, folded_bias, padding=1), expected, rtol=1e-10
+    )
+
+
+def test_fold_batch_norm_into_dense(rng):
+    x = rng.normal(size=(5, 7))
+    kernel, bias, stats = rng.normal(size=(7, 3)), rng.normal(size=3), _stats(rng, 3)
+    folded_kernel, folded_bias = fold_batch_norm(kernel, bias, stats)
+    np.testing.assert_allclose(x @ folded_kernel + folded_bias, _bn(x @ kernel + bias, stats))
+
+
+def test_merge_conv_then_pointwise_conv(rng):
+    x = rng.normal(size=(2, 9, 9, 3))
+    k1, b1 = rng.normal(size=(4, 4, 3, 6)), rng.normal(size=6)
+    k2, b2 = rng.normal(size=(1, 1, 6, 5)), rng.normal(size=5)
+    merged_kernel, merged_bias = merge_pointwise_after(k1, b1, k2, b2)
+    assert merged_kernel.shape == (4, 4, 3, 5)
+    expected = conv2d(conv2d(x, k1, b1, stride=3, padding=1), k2, b2)
+    merged = conv2d(x, merged_kernel, merged_bias, stride=3, padding=1)
+    np.testing.assert_allclose(merged, expected, rtol=1e-10)
+
+
+def test_merge_dense_pair(rng):
+    x = rng.normal(size=(4, 6))
+    k1, b1, k2, b2 = (
+        rng.normal(size=(6, 5)),
+        rng.normal(size=5),
+        rng.normal(size=(5, 3)),
+        rng.normal(size=3),
+    )
+    merged_kernel, merged_bias = merge_pointwise_after(k1, b1, k2, b2)
+    np.testing.assert_allclose(x @ merged_kernel + merged_bias, (x @ k1 + b1) @ k2 + b2)
