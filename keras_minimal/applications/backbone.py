@@ -1,0 +1,174 @@
+"""What every family's builder shares: the keras.applications arguments and the model class."""
+
+import keras
+from keras import layers
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+POOLING_CHOICES = (None, "avg", "max")
+
+
+@keras.saving.register_keras_serializable(package="keras_minimal")
+class BackboneModel(keras.Model):
+    """A functional model that remembers how it was built.
+
+    `architecture` holds the family name, the registered variant (or None) and
+    the builder arguments, so that tools can rebuild the same network in another
+    form (`keras_minimal.deploy.to_deploy`) or map reference checkpoints onto it
+    (`keras_minimal.weights.load_reference`). It round-trips through get_config
+    and `.keras` files.
+    """
+
+    def __init__(self, *args, architecture=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.architecture = dict(architecture or {})
+
+    @property
+    def family(self):
+        return self.architecture.get("family")
+
+    @property
+    def variant(self):
+        return self.architecture.get("variant")
+
+    @property
+    def builder_config(self):
+        return dict(self.architecture.get("config", {}))
+
+    def get_config(self):
+        config = super().get_config()
+        config["architecture"] = self.architecture
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        architecture = config.pop("architecture", None)
+        model = super().from_config(config, custom_objects=custom_objects)
+        model.architecture = dict(architecture or {})
+        return model
+
+
+def serializable_activation(activation):
+    """An activation argument in a JSON-safe form (names stay names)."""
+    if activation is None or isinstance(activation, str):
+        return activation
+    return keras.activations.serialize(keras.activations.get(activation))
+
+
+def check_pooling(pooling):
+    if pooling not in POOLING_CHOICES:
+        raise ValueError(
+            f"pooling must be one of {POOLING_CHOICES} (used when include_top=False). "
+            f"Received: pooling={pooling!r}"
+        )
+
+
+def resolve_input_shape(input_shape, input_tensor, default=(None, None, 3)):
+    """The (H, W, C) the model is built for: from input_shape, input_tensor, or `default`."""
+    if input_shape is None and input_tensor is not None:
+        input_shape = tuple(keras.ops.shape(input_tensor))[1:]
+    if input_shape is None:
+        return default
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(
+            "input_shape must be (height, width, channels), channels last. "
+            f"Received: input_shape={input_shape}"
+        )
+    return input_shape
+
+
+def check_channels(input_shape, include_preprocessing, weights):
+    channels = input_shape[-1]
+    if channels == 3:
+        return
+    if include_preprocessing:
+        raise ValueError(
+            "include_preprocessing=True normalises RGB images, so the input needs 3 channels. "
+            "Pass include_preprocessing=False for other inputs. "
+            f"Received: input_shape={input_shape}"
+        )
+    if weights == "imagenet":
+        raise ValueError(
+            'weights="imagenet" were trained on RGB images, so the input needs 3 channels. '
+            f"Received: input_shape={input_shape}"
+        )
+
+
+def check_min_size(input_shape, min_size, model_name):
+    for side in input_shape[:2]:
+        if side is not None and side < min_size:
+            raise ValueError(
+                f"input_shape {input_shape} is too small for {model_name}: every spatial "
+                f"side must be at least {min_size} pixels for the features to survive the "
+                f"network's downsampling. Received: input_shape={input_shape}"
+            )
+
+
+def model_input(input_tensor, input_shape):
+    """(tensor to build on, model inputs) following keras.applications."""
+    if input_tensor is None:
+        img_input = layers.Input(shape=input_shape, name="image")
+        return img_input, img_input
+    if not keras.backend.is_keras_tensor(input_tensor):
+        img_input = layers.Input(tensor=input_tensor, shape=input_shape, name="image")
+        return img_input, img_input
+    return input_tensor, keras.utils.get_source_inputs(input_tensor)
+
+
+def imagenet_preprocessing(mean=IMAGENET_MEAN, std=IMAGENET_STD, name="preprocessing"):
+    """RGB in [0, 255] → (x/255 − mean)/std as one multiply-add."""
+    return layers.Rescaling(
+        scale=[1.0 / (255.0 * s) for s in std],
+        offset=[-m / s for m, s in zip(mean, std, strict=True)],
+        name=name,
+    )
+
+
+def pool_features(x, pooling):
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def variant_constructor(builder, registry_name, constructor_name, variant_kwargs, summary):
+    """A keras.applications-style constructor for one row of a family's variant table.
+
+    Family options (deploy=, drop_rate=, ...) pass through **kwargs to `builder`.
+    """
+
+    def constructor(
+        include_top=True,
+        weights=None,
+        input_tensor=None,
+        input_shape=None,
+        pooling=None,
+        classes=1000,
+        classifier_activation="softmax",
+        include_preprocessing=True,
+        name=registry_name,
+        **kwargs,
+    ):
+        return builder(
+            **variant_kwargs,
+            include_top=include_top,
+            weights=weights,
+            input_tensor=input_tensor,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            include_preprocessing=include_preprocessing,
+            name=name,
+            **kwargs,
+        )
+
+    constructor.__name__ = constructor.__qualname__ = constructor_name
+    constructor.__doc__ = (
+        f"{summary}\n\nArguments as in keras.applications; family options pass through to "
+        f"`{builder.__name__}` (see its docstring). Registry name: {registry_name!r}."
+    )
+    return constructor

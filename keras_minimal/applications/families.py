@@ -1,0 +1,21 @@
+"""Per-family hooks, looked up by `model.family` by the weights and deploy tools."""
+
+from keras_minimal.applications.vanillanet import checkpoint as vanillanet_checkpoint
+from keras_minimal.applications.vanillanet.model import VanillaNet
+from keras_minimal.applications.vanillanet.variants import RELEASE_URL as VANILLANET_URL
+
+# Generic builders, called with a model's builder_config to rebuild it in another form.
+BUILDERS = {"vanillanet": VanillaNet}
+
+# model → ReferenceLayout (keras_minimal.weights.reference).
+REFERENCE_LAYOUTS = {"vanillanet": vanillanet_checkpoint.reference_layout}
+
+# variant → URL of the upstream ImageNet checkpoint.
+IMAGENET_URLS = {"vanillanet": lambda variant: VANILLANET_URL.format(name=variant)}
+
+
+def rebuild(model, **overrides):
+    """A fresh model of the same family built from `model`'s arguments, with overrides."""
+    config = dict(model.builder_config, weights=None)
+    config.update(overrides)
+    return BUILDERS[model.family](**config)

@@ -1,0 +1,31 @@
+"""to_deploy(model): a NEW inference model with everything foldable folded."""
+
+from keras_minimal.deploy import vanillanet
+
+# family → (check that the model can be fused, write fused weights into a deploy-form twin)
+_CONVERTERS = {"vanillanet": (vanillanet.check_fusable, vanillanet.fuse_into)}
+
+
+def to_deploy(model):
+    """Return a new, fused inference model; `model` is left untouched.
+
+    VanillaNet: BatchNorms folded into their convolutions, each 1×1 pair (and the
+    stem, and the classifier pair) merged into one convolution, the series
+    activations' BatchNorm folded into their depthwise kernels — the official
+    `switch_to_deploy`. Needs λ = 1 (raises ValueError otherwise).
+    """
+    from keras_minimal.applications import families
+
+    family = getattr(model, "family", None)
+    if family not in _CONVERTERS:
+        raise TypeError(
+            "to_deploy needs a model built by keras_minimal.applications. Received: "
+            f"a {type(model).__name__} of family {family!r}; supported: {sorted(_CONVERTERS)}"
+        )
+    check, fuse_into = _CONVERTERS[family]
+    if model.builder_config.get("deploy"):
+        copy = families.rebuild(model)
+        copy.set_weights(model.get_weights())
+        return copy
+    check(model)
+    return fuse_into(model, families.rebuild(model, deploy=True))

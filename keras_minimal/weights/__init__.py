@@ -1,0 +1,7 @@
+"""Loading weights: reference checkpoints (official code / timm) and weights="imagenet"."""
+
+from keras_minimal.weights.imagenet import WeightsDownloadError
+from keras_minimal.weights.readers import read_checkpoint
+from keras_minimal.weights.reference import load_reference
+
+__all__ = ["WeightsDownloadError", "load_reference", "read_checkpoint"]

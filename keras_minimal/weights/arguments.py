@@ -1,0 +1,61 @@
+"""The `weights=` argument of every constructor: None, "imagenet" or a file."""
+
+import os
+
+WEIGHTS_CHOICES = 'None, "imagenet", or the path of a .weights.h5 file or a reference checkpoint'
+
+
+def _as_path_or_name(weights):
+    if isinstance(weights, os.PathLike):
+        return os.fspath(weights)
+    if not isinstance(weights, str):
+        raise TypeError(f"weights must be {WEIGHTS_CHOICES}. Received: {weights!r}")
+    return weights
+
+
+def check_weights_argument(weights, include_top, classes, variant):
+    """Reject a bad `weights` value before anything is built."""
+    if weights is None:
+        return
+    weights = _as_path_or_name(weights)
+    if weights == "imagenet":
+        if variant is None:
+            raise ValueError(
+                'weights="imagenet" exist only for the published variants; this configuration '
+                "is not one of them. Pass weights=None or the path of your own weights."
+            )
+        if include_top and classes != 1000:
+            raise ValueError(
+                'If using weights="imagenet" with include_top=True, classes should be 1000 '
+                "(or pass include_top=False and add your own classifier). "
+                f"Received: classes={classes}"
+            )
+        return
+    if not os.path.isfile(weights):
+        raise ValueError(
+            f"weights must be {WEIGHTS_CHOICES} (.pth/.pt/.safetensors/.npz). "
+            f"Received: weights={weights!r}, which is not an existing file."
+        )
+
+
+def apply_weights_argument(model, weights):
+    """Load what `weights` names into a freshly built model."""
+    if weights is None:
+        return
+    weights = _as_path_or_name(weights)
+    if weights == "imagenet":
+        from keras_minimal.weights.imagenet import load_imagenet_weights
+
+        load_imagenet_weights(model)
+    elif weights.endswith(".weights.h5"):
+        try:
+            model.load_weights(weights)
+        except Exception as error:
+            raise ValueError(
+                f"Could not load {weights!r} into {model.name}: {error}. The file must come "
+                "from model.save_weights() of the same architecture."
+            ) from None
+    else:
+        from keras_minimal.weights.reference import load_reference
+
+        load_reference(model, weights)

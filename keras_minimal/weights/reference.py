@@ -1,0 +1,157 @@
+"""load_reference: map a reference checkpoint onto a model, all or nothing."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_minimal.weights.conversions import IDENTITY, Conversion
+from keras_minimal.weights.readers import read_checkpoint
+
+# Buffers that PyTorch keeps in state dicts but that carry no weights.
+_IGNORED_SUFFIXES = ("num_batches_tracked",)
+_LISTED = 8  # names listed per category in error messages
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one reference tensor goes."""
+
+    variable: object  # a keras.Variable
+    conversion: Conversion
+
+
+@dataclass
+class ReferenceLayout:
+    """A family's map from reference tensor names onto one model's variables.
+
+    Attributes:
+        description: what the model is, for error messages.
+        targets: reference name → Target.
+        skippable: reference names that a checkpoint may carry without the model
+            using them (e.g. the classifier when include_top=False).
+        diagnose: optional; given the checkpoint's names, returns a complete error
+            message when the checkpoint is recognisably of another form (e.g. a
+            deploy checkpoint for a training graph), else None.
+        hint: optional; given the problem report and the checkpoint, returns an
+            extra sentence (e.g. which variant the checkpoint looks like).
+    """
+
+    description: str
+    targets: dict
+    skippable: Callable[[str], bool] = lambda name: False
+    diagnose: Callable[[set], str | None] = lambda names: None
+    hint: Callable[[dict, dict], str | None] = lambda problems, checkpoint: None
+
+
+def weight_and_bias_targets(prefix, layer, conversion):
+    """`prefix.weight` / `prefix.bias` of a conv or linear layer (bias only if it has one)."""
+    targets = {f"{prefix}.weight": Target(layer.kernel, conversion)}
+    if getattr(layer, "bias", None) is not None:
+        targets[f"{prefix}.bias"] = Target(layer.bias, IDENTITY)
+    return targets
+
+
+def batch_norm_targets(prefix, layer):
+    """PyTorch BatchNorm2d/1d names → Keras BatchNormalization variables."""
+    return {
+        f"{prefix}.weight": Target(layer.gamma, IDENTITY),
+        f"{prefix}.bias": Target(layer.beta, IDENTITY),
+        f"{prefix}.running_mean": Target(layer.moving_mean, IDENTITY),
+        f"{prefix}.running_var": Target(layer.moving_variance, IDENTITY),
+    }
+
+
+def _layout_for(model):
+    from keras_minimal.applications import families
+
+    family = getattr(model, "family", None)
+    layout_builder = families.REFERENCE_LAYOUTS.get(family)
+    if layout_builder is None:
+        raise TypeError(
+            "load_reference needs a model built by keras_minimal.applications (it maps the "
+            f"reference names onto its layers). Received: a {type(model).__name__} "
+            f"of family {family!r}"
+        )
+    return layout_builder(model)
+
+
+def _listing(names):
+    names = sorted(names)
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f", … ({len(names) - _LISTED} more)" if len(names) > _LISTED else "")
+
+
+def plan_assignments(layout, checkpoint):
+    """[(variable, keras-layout array)] for every target, or ValueError listing every problem."""
+    names = {n for n in checkpoint if not n.endswith(_IGNORED_SUFFIXES)}
+    diagnosis = layout.diagnose(names)
+    if diagnosis:
+        raise ValueError(diagnosis + " Nothing was loaded.")
+
+    missing = set(layout.targets) - names
+    unexpected = {n for n in names - set(layout.targets) if not layout.skippable(n)}
+    mismatched = {}
+    assignments = []
+    for name, target in layout.targets.items():
+        if name in missing:
+            continue
+        array = checkpoint[name]
+        expected = tuple(target.conversion.reference_shape(tuple(target.variable.shape)))
+        if tuple(array.shape) != expected:
+            mismatched[name] = (tuple(array.shape), expected)
+            continue
+        value = target.conversion.to_keras(array).astype(target.variable.dtype, copy=False)
+        assignments.append((target.variable, np.ascontiguousarray(value)))
+
+    if missing or unexpected or mismatched:
+        problems = {"missing": missing, "unexpected": unexpected, "mismatched": mismatched}
+        lines = [f"The checkpoint does not match {layout.description}."]
+        if missing:
+            lines.append(f"Missing from the checkpoint ({len(missing)}): {_listing(missing)}.")
+        if unexpected:
+            lines.append(
+                f"Unexpected in the checkpoint ({len(unexpected)}): {_listing(unexpected)}."
+            )
+        if mismatched:
+            shown = [
+                f"{n}: checkpoint {got}, model needs {want}"
+                for n, (got, want) in sorted(mismatched.items())[:_LISTED]
+            ]
+            more = len(mismatched) - len(shown)
+            lines.append(
+                f"Shape mismatches ({len(mismatched)}): "
+                + "; ".join(shown)
+                + (f"; … ({more} more)" if more else "")
+                + "."
+            )
+        hint = layout.hint(problems, checkpoint)
+        if hint:
+            lines.append(hint)
+        lines.append("Nothing was loaded.")
+        raise ValueError(" ".join(lines))
+    return assignments
+
+
+def load_reference(model, source, key=None):
+    """Load a reference checkpoint (official code / timm layout) into `model`.
+
+    Args:
+        model: a model built by keras_minimal.applications.
+        source: a path (.pth/.pt via torch.load(weights_only=True), .safetensors,
+            .npz) or a mapping name → array; bare or wrapped in {"model": ...} /
+            {"model_ema": ...} (EMA preferred when both are present).
+        key: take this wrapper instead of the default preference.
+
+    Raises:
+        ValueError: listing every missing key, unexpected key and shape mismatch.
+            The model is left untouched: either every tensor loads or none does.
+
+    Returns:
+        The model.
+    """
+    layout = _layout_for(model)
+    checkpoint = read_checkpoint(source, key=key)
+    for variable, value in plan_assignments(layout, checkpoint):
+        variable.assign(value)
+    return model

@@ -1,0 +1,141 @@
+"""The keras.applications arguments, λ API and bad input of the VanillaNet builders."""
+
+import inspect
+
+import keras
+import numpy as np
+import pytest
+
+from keras_minimal.applications import VanillaNet, VanillaNet5, VanillaNet13_x1_5_ada_pool
+from keras_minimal.applications.backbone import IMAGENET_MEAN, IMAGENET_STD
+from keras_minimal.applications.vanillanet.variants import TEST_CONFIG
+
+TINY = {"dims": TEST_CONFIG["dims"], "strides": TEST_CONFIG["strides"]}
+
+
+def tiny(**kwargs):
+    kwargs.setdefault("input_shape", (64, 64, 3))
+    kwargs.setdefault("classes", 10)
+    return VanillaNet(**TINY, **kwargs)
+
+
+def test_constructor_signature_is_keras_applications():
+    parameters = inspect.signature(VanillaNet5).parameters
+    for name, default in [
+        ("include_top", True),
+        ("weights", None),
+        ("input_tensor", None),
+        ("input_shape", None),
+        ("pooling", None),
+        ("classes", 1000),
+        ("classifier_activation", "softmax"),
+        ("include_preprocessing", True),
+        ("name", "vanillanet_5"),
+    ]:
+        assert parameters[name].default == default
+
+
+def test_preprocessing_takes_rgb_0_255():
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    with_pre = tiny(include_preprocessing=True)
+    without = tiny(include_preprocessing=False)
+    without.set_weights(with_pre.get_weights())
+    normalized = (x / 255.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    np.testing.assert_allclose(
+        with_pre.predict(x, verbose=0),
+        without.predict(normalized.astype("float32"), verbose=0),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+
+
+def test_softmax_classifier_and_classes():
+    probs = tiny(classes=7).predict(np.zeros((2, 64, 64, 3), "float32"), verbose=0)
+    assert probs.shape == (2, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "pooling, shape", [(None, (None, 2, 2, 128)), ("avg", (None, 128)), ("max", (None, 128))]
+)
+def test_include_top_false_pooling(pooling, shape):
+    assert tiny(include_top=False, pooling=pooling).output.shape == shape
+
+
+def test_input_tensor_is_used():
+    tensor = keras.Input((96, 96, 3))
+    model = tiny(input_tensor=tensor, include_top=False)
+    assert model.inputs[0] is tensor
+    assert model.output.shape == (None, 3, 3, 128)
+
+
+def test_ada_pool_variant_defaults_to_224():
+    with keras.StatelessScope(initialize_variables=False):
+        model = VanillaNet13_x1_5_ada_pool(include_top=False)
+    assert model.input.shape == (None, 224, 224, 3)
+    assert model.get_layer("stem1_conv").output.shape[1:3] == (75, 75)
+
+
+def test_act_learn_api():
+    model = tiny()
+    assert model.act_learn == 1.0
+    model.set_act_learn(0.25)
+    assert model.act_learn == 0.25
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\].*Received: act_learn=1.5"):
+        model.set_act_learn(1.5)
+    assert model.act_learn == 0.25
+
+
+def test_deploy_model_is_the_lambda_one_network():
+    model = tiny(deploy=True)
+    assert model.act_learn == 1.0
+    model.set_act_learn(1.0)
+    with pytest.raises(ValueError, match="deploy \\(fused\\) VanillaNet: it has no λ"):
+        model.set_act_learn(0.5)
+
+
+# --- bad input: one clear error each -------------------------------------------------------
+
+
+def test_input_too_small_for_total_stride():
+    with pytest.raises(ValueError, match="too small for vanillanet_5.*at least 32 pixels"):
+        VanillaNet5(input_shape=(16, 16, 3))
+
+
+def test_channels_must_be_three_with_preprocessing():
+    with pytest.raises(ValueError, match="needs 3 channels.*include_preprocessing=False"):
+        tiny(input_shape=(64, 64, 1))
+    assert tiny(input_shape=(64, 64, 1), include_preprocessing=False).input.shape[-1] == 1
+
+
+def test_channels_must_be_three_with_imagenet_weights():
+    with pytest.raises(ValueError, match='weights="imagenet" were trained on RGB'):
+        VanillaNet5(weights="imagenet", input_shape=(224, 224, 4), include_preprocessing=False)
+
+
+@pytest.mark.parametrize("weights", ["imagenet21k", "/no/such/file.pth"])
+def test_unknown_weights_or_missing_file(weights):
+    with pytest.raises(ValueError, match='weights must be None, "imagenet", or the path'):
+        tiny(weights=weights)
+
+
+def test_imagenet_weights_need_1000_classes():
+    with pytest.raises(ValueError, match="classes should be 1000.*Received: classes=10"):
+        VanillaNet5(weights="imagenet", classes=10)
+
+
+def test_imagenet_weights_only_for_published_variants():
+    with pytest.raises(ValueError, match="exist only for the published variants"):
+        tiny(weights="imagenet", classes=1000)
+
+
+def test_unknown_pooling():
+    with pytest.raises(ValueError, match="pooling must be one of.*Received: pooling='mean'"):
+        tiny(include_top=False, pooling="mean")
+
+
+def test_inconsistent_architecture():
+    with pytest.raises(ValueError, match="one more width than strides"):
+        VanillaNet((16, 32), (2, 2))
+    with pytest.raises(ValueError, match="ada_pool needs one output size per stage"):
+        VanillaNet(**TINY, ada_pool=(0, 3))

@@ -1,0 +1,77 @@
+"""Parity with the official VanillaNet code (fixtures made with huawei-noah/VanillaNet)."""
+
+import numpy as np
+import pytest
+
+from keras_minimal.applications import VanillaNet
+from keras_minimal.deploy import to_deploy
+from keras_minimal.weights import load_reference
+from tests.helpers import assert_matches_reference, load_fixture
+from tests.torch_reference import random_training_state_dict, vanillanet_forward
+
+pytestmark = pytest.mark.multibackend
+
+FIXTURES = ["vanillanet_tiny5", "vanillanet_tiny8"]
+
+
+def _model(fixture, deploy=False):
+    config = fixture.config
+    return VanillaNet(
+        config["dims"],
+        config["strides"],
+        act_num=config["act_num"],
+        classes=config["num_classes"],
+        deploy=deploy,
+        include_preprocessing=False,
+        classifier_activation=None,
+        input_shape=fixture.inputs.shape[1:],
+    )
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_training_graph_at_every_reference_lambda(name):
+    fixture = load_fixture(name)
+    model = load_reference(_model(fixture), fixture.state_dict)
+    tags = [t for t in fixture.outputs if t.startswith("train_graph_lambda_")]
+    assert tags
+    for tag in tags:
+        model.set_act_learn(float(tag.removeprefix("train_graph_lambda_")))
+        assert_matches_reference(model(fixture.inputs, training=False), fixture.outputs[tag])
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_to_deploy_of_the_converted_model_reproduces_reference_deploy(name):
+    fixture = load_fixture(name)
+    model = load_reference(_model(fixture), fixture.state_dict)
+    fused = to_deploy(model)
+    assert_matches_reference(fused(fixture.inputs, training=False), fixture.outputs["deploy"])
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_reference_deploy_checkpoint_in_a_deploy_model(name):
+    fixture = load_fixture(name)
+    model = load_reference(_model(fixture, deploy=True), fixture.deploy_state_dict)
+    assert_matches_reference(model(fixture.inputs, training=False), fixture.outputs["deploy"])
+
+
+@pytest.mark.parametrize("act_learn", [0.0, 1.0])
+def test_ada_pool_model_against_torch_functional_reference(act_learn):
+    pytest.importorskip("torch")
+    dims, strides, ada_pool = (8, 8, 16, 16), (1, 2, 2), (0, 7, 3)
+    state = random_training_state_dict(dims, strides, classes=5)
+    x = np.random.default_rng(3).normal(size=(2, 40, 40, 3)).astype("float32")
+    model = VanillaNet(
+        dims,
+        strides,
+        ada_pool=ada_pool,
+        classes=5,
+        input_shape=(40, 40, 3),
+        include_preprocessing=False,
+        classifier_activation=None,
+    )
+    load_reference(model, state)
+    model.set_act_learn(act_learn)
+    reference = vanillanet_forward(state, x, strides, ada_pool=ada_pool, act_learn=act_learn)
+    assert_matches_reference(model(x, training=False), reference)
+    if act_learn == 1.0:
+        assert_matches_reference(to_deploy(model)(x, training=False), reference)

@@ -1,0 +1,66 @@
+"""One suite over every registered model: exact parameter counts and the common arguments.
+
+Models are built inside keras.StatelessScope(initialize_variables=False): the graph
+and variable shapes are real, but no weights are allocated, so all variants are cheap.
+"""
+
+import keras
+import pytest
+
+import keras_minimal
+from tests.helpers import reference_param_counts, trainable_param_count
+
+COUNTS = reference_param_counts()
+
+
+def expected_counts(name):
+    """{build kwargs as a tuple: trainable parameter count} from the reference counts."""
+    if name.startswith("vanillanet"):
+        row = COUNTS["vanillanet"][name]
+        return {(): row["train_graph_params"], (("deploy", True),): row["deploy_params"]}
+    raise AssertionError(f"No reference count for {name}")
+
+
+def build_symbolically(name, **kwargs):
+    with keras.StatelessScope(initialize_variables=False):
+        return keras_minimal.create_model(name, **kwargs)
+
+
+@pytest.mark.parametrize("name", keras_minimal.list_models())
+def test_exact_trainable_parameter_counts(name):
+    for kwargs, count in expected_counts(name).items():
+        model = build_symbolically(name, **dict(kwargs))
+        assert trainable_param_count(model) == count, (name, kwargs)
+
+
+@pytest.mark.parametrize("name", keras_minimal.list_models())
+def test_headless_feature_extractor(name):
+    model = build_symbolically(name, include_top=False, pooling="avg")
+    full = build_symbolically(name)
+    features = full.get_layer("head_pool").output.shape[-1]
+    assert model.output.shape == (None, features)
+    assert model.variant == name
+
+
+def test_every_design_constructor_is_registered():
+    expected = {
+        "VanillaNet5",
+        "VanillaNet6",
+        "VanillaNet7",
+        "VanillaNet8",
+        "VanillaNet9",
+        "VanillaNet10",
+        "VanillaNet11",
+        "VanillaNet12",
+        "VanillaNet13",
+        "VanillaNet13_x1_5",
+        "VanillaNet13_x1_5_ada_pool",
+    }
+    constructors = {n for n in dir(keras_minimal.applications) if n.startswith("VanillaNet")}
+    assert expected <= constructors
+    assert len([n for n in keras_minimal.list_models() if n.startswith("vanillanet_")]) == 11
+
+
+def test_create_model_rejects_unknown_names():
+    with pytest.raises(ValueError, match="Unknown model name 'vanillanet_99'.*vanillanet_5"):
+        keras_minimal.create_model("vanillanet_99")

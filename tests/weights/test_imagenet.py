@@ -1,0 +1,106 @@
+"""weights="imagenet": offline error, and the download → convert → cache path via file://."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_minimal.applications import VanillaNet, VanillaNet5, families
+from keras_minimal.applications.vanillanet import variants
+from keras_minimal.weights import WeightsDownloadError, load_reference
+from keras_minimal.weights import imagenet as imagenet_weights
+from tests.helpers import load_fixture
+
+FIXTURE = load_fixture("vanillanet_tiny5")
+
+
+def test_offline_names_the_url_and_how_to_pass_a_local_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(WeightsDownloadError) as error:
+        VanillaNet5(weights="imagenet")
+    message = str(error.value)
+    assert (
+        "https://github.com/huawei-noah/VanillaNet/releases/download/ckpt/vanillanet_5.pth"
+        in message
+    )
+    assert 'weights="/path/to/vanillanet_5.pth"' in message
+    assert isinstance(error.value, ValueError)
+    assert not list(tmp_path.rglob("*.weights.h5"))
+
+
+@pytest.fixture
+def tiny_published_variant(monkeypatch, tmp_path):
+    """Pretend the tiny fixture configuration is a published variant served from a file:// URL."""
+    torch = pytest.importorskip("torch")
+    config = FIXTURE.config
+    monkeypatch.setitem(
+        variants.VARIANTS,
+        "vanillanet_tiny",
+        variants.VanillaNetVariant(
+            "VanillaNetTiny", tuple(config["dims"]), tuple(config["strides"]), None, 0, 0
+        ),
+    )
+    checkpoint = tmp_path / "release" / "vanillanet_tiny.pth"
+    checkpoint.parent.mkdir()
+    torch.save(
+        {"model_ema": {k: torch.from_numpy(np.array(v)) for k, v in FIXTURE.state_dict.items()}},
+        checkpoint,
+    )
+    monkeypatch.setitem(families.IMAGENET_URLS, "vanillanet", lambda name: checkpoint.as_uri())
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    return config
+
+
+def _build(config, **kwargs):
+    return VanillaNet(
+        config["dims"],
+        config["strides"],
+        include_top=False,
+        include_preprocessing=False,
+        input_shape=(64, 64, 3),
+        weights="imagenet",
+        **kwargs,
+    )
+
+
+def _features(model):
+    return keras.ops.convert_to_numpy(model(FIXTURE.inputs, training=False))
+
+
+def test_download_convert_and_cache(tiny_published_variant, monkeypatch):
+    config = tiny_published_variant
+    model = _build(config)
+    assert model.variant == "vanillanet_tiny"
+    expected = load_reference(
+        VanillaNet(
+            config["dims"],
+            config["strides"],
+            include_top=False,
+            include_preprocessing=False,
+            input_shape=(64, 64, 3),
+        ),
+        FIXTURE.state_dict,
+    )
+    np.testing.assert_allclose(_features(model), _features(expected), rtol=1e-6)
+    cached = imagenet_weights.converted_weights_path(model)
+    assert cached.endswith("vanillanet_tiny_notop.weights.h5")
+
+    def offline(*args, **kwargs):
+        raise OSError("offline")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    np.testing.assert_allclose(_features(_build(config)), _features(expected), rtol=1e-6)
+
+
+def test_deploy_model_with_imagenet_weights_is_fused(tiny_published_variant):
+    config = tiny_published_variant
+    fused = _build(config, deploy=True)
+    trained = _build(config)
+    np.testing.assert_allclose(_features(fused), _features(trained), rtol=1e-4, atol=1e-5)
+    assert imagenet_weights.converted_weights_path(fused).endswith(
+        "vanillanet_tiny_deploy_notop.weights.h5"
+    )

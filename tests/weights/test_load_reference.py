@@ -1,0 +1,212 @@
+import argparse
+
+import keras
+import numpy as np
+import pytest
+
+from keras_minimal.applications import VanillaNet
+from keras_minimal.weights import load_reference, read_checkpoint
+from tests.helpers import assert_matches_reference, load_fixture
+
+FIXTURE = load_fixture("vanillanet_tiny5")
+REFERENCE = FIXTURE.outputs["train_graph_lambda_1"]
+
+
+def _model(deploy=False, act_num=3, **kwargs):
+    config = FIXTURE.config
+    kwargs.setdefault("classes", config["num_classes"])
+    return VanillaNet(
+        config["dims"],
+        config["strides"],
+        act_num=act_num,
+        deploy=deploy,
+        include_preprocessing=False,
+        classifier_activation=None,
+        input_shape=(64, 64, 3),
+        **kwargs,
+    )
+
+
+def _outputs(model):
+    return keras.ops.convert_to_numpy(model(FIXTURE.inputs, training=False))
+
+
+def _snapshot(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def _assert_untouched(model, snapshot):
+    for old, new in zip(snapshot, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+# --- formats ---------------------------------------------------------------------------
+
+
+def test_npz(tmp_path):
+    path = tmp_path / "vanillanet.npz"
+    np.savez(path, **FIXTURE.state_dict)
+    assert_matches_reference(_outputs(load_reference(_model(), path)), REFERENCE)
+
+
+def test_safetensors(tmp_path):
+    safetensors = pytest.importorskip("safetensors.numpy")
+    path = tmp_path / "vanillanet.safetensors"
+    safetensors.save_file(
+        {k: np.ascontiguousarray(v) for k, v in FIXTURE.state_dict.items()}, str(path)
+    )
+    assert_matches_reference(_outputs(load_reference(_model(), str(path))), REFERENCE)
+
+
+def _torch_state(state):
+    torch = pytest.importorskip("torch")
+    return {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+
+
+@pytest.mark.parametrize("wrapper", [None, "model", "model_ema"])
+def test_pth_bare_or_wrapped_like_the_official_training_script(tmp_path, wrapper):
+    torch = pytest.importorskip("torch")
+    state = _torch_state(FIXTURE.state_dict)
+    if wrapper:
+        # main.py saves the argparse Namespace and the epoch beside the weights.
+        state = {wrapper: state, "epoch": 299, "args": argparse.Namespace(model="vanillanet_5")}
+    path = tmp_path / "checkpoint.pth"
+    torch.save(state, path)
+    assert_matches_reference(_outputs(load_reference(_model(), path)), REFERENCE)
+
+
+def test_ema_weights_are_preferred_and_key_selects():
+    other = {k: np.zeros_like(v) for k, v in FIXTURE.state_dict.items()}
+    wrapped = {"model": other, "model_ema": FIXTURE.state_dict}
+    assert set(read_checkpoint(wrapped)) == set(FIXTURE.state_dict)
+    np.testing.assert_array_equal(
+        read_checkpoint(wrapped)["stem1.0.weight"], FIXTURE.state_dict["stem1.0.weight"]
+    )
+    assert not read_checkpoint(wrapped, key="model")["stem1.0.weight"].any()
+
+
+def test_ddp_module_prefix_is_removed():
+    state = {f"module.{k}": v for k, v in FIXTURE.state_dict.items()}
+    assert_matches_reference(_outputs(load_reference(_model(), state)), REFERENCE)
+
+
+def test_constructor_weights_path_and_keras_weights_round_trip(tmp_path):
+    path = tmp_path / "vanillanet.npz"
+    np.savez(path, **FIXTURE.state_dict)
+    model = _model(weights=str(path))
+    assert_matches_reference(_outputs(model), REFERENCE)
+    h5 = tmp_path / "converted.weights.h5"
+    model.save_weights(h5)
+    assert_matches_reference(_outputs(_model(weights=str(h5))), REFERENCE)
+
+
+def test_headless_model_skips_the_classifier():
+    model = load_reference(_model(include_top=False), FIXTURE.state_dict)
+    full = load_reference(_model(), FIXTURE.state_dict)
+    np.testing.assert_allclose(
+        _outputs(model),
+        keras.ops.convert_to_numpy(
+            keras.Model(full.input, full.get_layer("stages_2_act").output)(FIXTURE.inputs)
+        ),
+        rtol=1e-6,
+    )
+
+
+# --- bad input: one clear error, nothing loaded ----------------------------------------
+
+
+def test_training_checkpoint_into_deploy_model():
+    model = _model(deploy=True)
+    snapshot = _snapshot(model)
+    with pytest.raises(
+        ValueError, match="training-form VanillaNet checkpoint.*deploy=False.*to_deploy"
+    ):
+        load_reference(model, FIXTURE.state_dict)
+    _assert_untouched(model, snapshot)
+
+
+def test_deploy_checkpoint_into_training_model():
+    with pytest.raises(ValueError, match="deploy-form VanillaNet checkpoint.*deploy=True"):
+        load_reference(_model(), FIXTURE.deploy_state_dict)
+
+
+def test_other_act_num_names_the_tensors():
+    model = _model(act_num=2)
+    snapshot = _snapshot(model)
+    with pytest.raises(ValueError) as error:
+        load_reference(model, FIXTURE.state_dict)
+    message = str(error.value)
+    assert "stages.0.act.weight: checkpoint (32, 1, 7, 7), model needs (32, 1, 5, 5)" in message
+    assert "act_num=3; this model has act_num=2" in message
+    assert message.endswith("Nothing was loaded.")
+    _assert_untouched(model, snapshot)
+
+
+def test_checkpoint_of_another_variant():
+    other = load_fixture("vanillanet_tiny8")
+    model = _model()
+    snapshot = _snapshot(model)
+    with pytest.raises(ValueError) as error:
+        load_reference(model, other.state_dict)
+    message = str(error.value)
+    assert "Unexpected in the checkpoint" in message and "stages.3.conv1.0.weight" in message
+    assert (
+        "stages.0.conv2.0.weight: checkpoint (16, 16, 1, 1), model needs (32, 16, 1, 1)" in message
+    )
+    assert "dims=[16, 16, 32, 64, 64, 128, 128] (6 stages)" in message
+    _assert_untouched(model, snapshot)
+
+
+def test_missing_tensors_are_listed():
+    state = dict(FIXTURE.state_dict)
+    del state["cls2.0.bias"], state["stages.1.act.bn.running_var"]
+    with pytest.raises(
+        ValueError,
+        match=r"Missing from the checkpoint \(2\): cls2.0.bias, stages.1.act.bn.running_var",
+    ):
+        load_reference(_model(), state)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors", ".npz"])
+def test_truncated_file(tmp_path, suffix):
+    if suffix == ".pth":
+        torch = pytest.importorskip("torch")
+        writer = lambda p: torch.save(_torch_state(FIXTURE.state_dict), p)  # noqa: E731
+    elif suffix == ".safetensors":
+        safetensors = pytest.importorskip("safetensors.numpy")
+        writer = lambda p: safetensors.save_file(dict(FIXTURE.state_dict), str(p))  # noqa: E731
+    else:
+        writer = lambda p: np.savez(p, **FIXTURE.state_dict)  # noqa: E731
+    path = tmp_path / f"checkpoint{suffix}"
+    writer(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    model = _model()
+    snapshot = _snapshot(model)
+    with pytest.raises(ValueError, match="truncated, corrupt or not a checkpoint"):
+        load_reference(model, path)
+    _assert_untouched(model, snapshot)
+
+
+def test_pickled_code_is_refused(tmp_path):
+    torch = pytest.importorskip("torch")
+
+    path = tmp_path / "evil.pth"
+    torch.save({"model": _torch_state(FIXTURE.state_dict), "hook": _Unsafe()}, path)
+    with pytest.raises(ValueError, match="Could not read checkpoint.*Weights only load failed"):
+        load_reference(_model(), path)
+
+
+class _Unsafe:
+    pass
+
+
+def test_unsupported_and_missing_files(tmp_path):
+    with pytest.raises(ValueError, match="Checkpoint file not found"):
+        load_reference(_model(), tmp_path / "nope.pth")
+    (tmp_path / "weights.onnx").write_bytes(b"x")
+    with pytest.raises(ValueError, match="Unsupported checkpoint format"):
+        load_reference(_model(), tmp_path / "weights.onnx")
+    (tmp_path / "model.weights.h5").write_bytes(b"x")
+    with pytest.raises(ValueError, match="is a Keras weights file"):
+        load_reference(_model(), tmp_path / "model.weights.h5")
