@@ -1,18 +1,24 @@
 """The official VanillaNet forward pass written with torch.nn.functional from its description.
 
-Used where no fixture exists (the ada_pool model's stride-3 stem and adaptive pools).
-State-dict names are the official training-form names.
+Checked against the reference fixtures (tests/test_torch_reference.py), then used where no
+fixture exists (the ada_pool model) and as the PyTorch-eager baseline of the benchmarks.
+State-dict names are the official ones.
 """
 
 import numpy as np
 
 
 def vanillanet_forward(state, x_nhwc, strides, act_num=3, ada_pool=None, act_learn=1.0):
+    """Logits of the official VanillaNet in either form (deploy if `stem.0.weight` is present)."""
     import torch
     import torch.nn.functional as F
 
-    sd = {k: torch.from_numpy(np.asarray(v)) for k, v in state.items()}
-    x = torch.from_numpy(x_nhwc).permute(0, 3, 1, 2)
+    sd = {k: torch.as_tensor(np.asarray(v)) for k, v in state.items()}
+    deploy = "stem.0.weight" in sd
+    x = torch.as_tensor(x_nhwc).permute(0, 3, 1, 2)
+
+    def conv(t, p, **kwargs):
+        return F.conv2d(t, sd[f"{p}.weight"], sd[f"{p}.bias"], **kwargs)
 
     def bn(t, p):
         return F.batch_norm(
@@ -27,30 +33,64 @@ def vanillanet_forward(state, x_nhwc, strides, act_num=3, ada_pool=None, act_lea
 
     def series(t, p):
         w = sd[f"{p}.weight"]
-        return bn(F.conv2d(F.relu(t), w, padding=act_num, groups=w.shape[0]), f"{p}.bn")
+        out = F.conv2d(F.relu(t), w, sd.get(f"{p}.bias"), padding=act_num, groups=w.shape[0])
+        return out if deploy else bn(out, f"{p}.bn")
+
+    def pointwise_pair(t, first, second):
+        t = F.leaky_relu(first(t), act_learn)
+        return second(t)
 
     stride, padding = (3, 1) if ada_pool else (4, 0)
-    x = bn(F.conv2d(x, sd["stem1.0.weight"], sd["stem1.0.bias"], stride, padding), "stem1.1")
-    x = F.leaky_relu(x, act_learn)
-    x = bn(F.conv2d(x, sd["stem2.0.weight"], sd["stem2.0.bias"]), "stem2.1")
-    x = series(x, "stem2.2")
+    if deploy:
+        x = series(conv(x, "stem.0", stride=stride, padding=padding), "stem.1")
+    else:
+        x = pointwise_pair(
+            x,
+            lambda t: bn(conv(t, "stem1.0", stride=stride, padding=padding), "stem1.1"),
+            lambda t: bn(conv(t, "stem2.0"), "stem2.1"),
+        )
+        x = series(x, "stem2.2")
     for i, s in enumerate(strides):
         p = f"stages.{i}"
-        x = bn(F.conv2d(x, sd[f"{p}.conv1.0.weight"], sd[f"{p}.conv1.0.bias"]), f"{p}.conv1.1")
-        x = F.leaky_relu(x, act_learn)
-        x = bn(F.conv2d(x, sd[f"{p}.conv2.0.weight"], sd[f"{p}.conv2.0.bias"]), f"{p}.conv2.1")
-        if s != 1:
-            x = (
-                F.adaptive_max_pool2d(x, ada_pool[i])
-                if ada_pool and ada_pool[i]
-                else F.max_pool2d(x, s)
+        if deploy:
+            x = conv(x, f"{p}.conv")
+        else:
+            x = pointwise_pair(
+                x,
+                lambda t, p=p: bn(conv(t, f"{p}.conv1.0"), f"{p}.conv1.1"),
+                lambda t, p=p: bn(conv(t, f"{p}.conv2.0"), f"{p}.conv2.1"),
             )
+        if s != 1:
+            use_ada = ada_pool and ada_pool[i]
+            x = F.adaptive_max_pool2d(x, ada_pool[i]) if use_ada else F.max_pool2d(x, s)
         x = series(x, f"{p}.act")
     x = F.adaptive_avg_pool2d(x, 1)
-    x = bn(F.conv2d(x, sd["cls1.2.weight"], sd["cls1.2.bias"]), "cls1.3")
-    x = F.leaky_relu(x, act_learn)
-    x = F.conv2d(x, sd["cls2.0.weight"], sd["cls2.0.bias"])
+    if deploy:
+        x = conv(x, "cls.2")
+    else:
+        x = pointwise_pair(
+            x, lambda t: bn(conv(t, "cls1.2"), "cls1.3"), lambda t: conv(t, "cls2.0")
+        )
     return x.flatten(1).numpy()
+
+
+def random_deploy_state_dict(dims, strides, classes, act_num=3, seed=0):
+    """A deploy-form official state dict with random weights (for timing)."""
+    rng = np.random.default_rng(seed)
+    k = 2 * act_num + 1
+    state = {}
+
+    def add(p, shape):
+        state[f"{p}.weight"] = rng.normal(0, 0.05, shape).astype("float32")
+        state[f"{p}.bias"] = rng.normal(0, 0.05, shape[0]).astype("float32")
+
+    add("stem.0", (dims[0], 3, 4, 4))
+    add("stem.1", (dims[0], 1, k, k))
+    for i in range(len(strides)):
+        add(f"stages.{i}.conv", (dims[i + 1], dims[i], 1, 1))
+        add(f"stages.{i}.act", (dims[i + 1], 1, k, k))
+    add("cls.2", (classes, dims[-1], 1, 1))
+    return state
 
 
 def random_training_state_dict(dims, strides, classes, act_num=3, seed=0):

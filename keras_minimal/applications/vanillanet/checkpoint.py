@@ -30,17 +30,21 @@ def _training_targets(model, num_stages, include_top):
     targets = {
         **weight_and_bias_targets("stem1.0", get("stem1_conv"), CONV2D),
         **batch_norm_targets("stem1.1", get("stem1_bn")),
-        **weight_and_bias_targets("stem2.0", get("stem2_conv"), CONV2D),
+        **weight_and_bias_targets("stem2.0", get("stem2_conv"), DENSE_FROM_CONV1X1),
         **batch_norm_targets("stem2.1", get("stem2_bn")),
         **_series_activation_targets("stem2.2", get("stem_act")),
     }
     for i in range(num_stages):
         targets.update(
-            weight_and_bias_targets(f"stages.{i}.conv1.0", get(f"stages_{i}_conv1"), CONV2D)
+            weight_and_bias_targets(
+                f"stages.{i}.conv1.0", get(f"stages_{i}_conv1"), DENSE_FROM_CONV1X1
+            )
         )
         targets.update(batch_norm_targets(f"stages.{i}.conv1.1", get(f"stages_{i}_conv1_bn")))
         targets.update(
-            weight_and_bias_targets(f"stages.{i}.conv2.0", get(f"stages_{i}_conv2"), CONV2D)
+            weight_and_bias_targets(
+                f"stages.{i}.conv2.0", get(f"stages_{i}_conv2"), DENSE_FROM_CONV1X1
+            )
         )
         targets.update(batch_norm_targets(f"stages.{i}.conv2.1", get(f"stages_{i}_conv2_bn")))
         targets.update(_series_activation_targets(f"stages.{i}.act", get(f"stages_{i}_act")))
@@ -58,7 +62,9 @@ def _deploy_targets(model, num_stages, include_top):
         **_series_activation_targets("stem.1", get("stem_act")),
     }
     for i in range(num_stages):
-        targets.update(weight_and_bias_targets(f"stages.{i}.conv", get(f"stages_{i}_conv"), CONV2D))
+        targets.update(
+            weight_and_bias_targets(f"stages.{i}.conv", get(f"stages_{i}_conv"), DENSE_FROM_CONV1X1)
+        )
         targets.update(_series_activation_targets(f"stages.{i}.act", get(f"stages_{i}_act")))
     if include_top:
         targets.update(weight_and_bias_targets("cls.2", get("predictions"), DENSE_FROM_CONV1X1))

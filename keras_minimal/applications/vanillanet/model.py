@@ -87,6 +87,12 @@ def _dense(units, name, activation=None):
     )
 
 
+def _pointwise(filters, name):
+    # A 1×1 convolution as Dense on the channel axis: the same maths, and on CPU TensorFlow
+    # runs it as a MatMul ~10% faster than Conv2D (benchmarks/pointwise_conv_throughput.py).
+    return _dense(filters, name)
+
+
 def _stem_geometry(ada_pool):
     """(stride, padding) of the 4×4 stem: 4/0, or 3/1 for the ada_pool model (224 → 75)."""
     return (3, 1) if ada_pool else (4, 0)
@@ -202,19 +208,19 @@ def VanillaNet(
         x = _conv(dims[0], 4, stem_stride, "stem1_conv")(x)
         x = _bn("stem1_bn")(x)
         x = DeepTrainingActivation(name="stem_deep_act")(x)
-        x = _conv(dims[0], 1, 1, "stem2_conv")(x)
+        x = _pointwise(dims[0], "stem2_conv")(x)
         x = _bn("stem2_bn")(x)
     x = SeriesActivation(act_num, deploy=deploy, epsilon=BN_EPSILON, name="stem_act")(x)
 
     for i, stride in enumerate(strides):
         prefix = f"stages_{i}"
         if deploy:
-            x = _conv(dims[i + 1], 1, 1, f"{prefix}_conv")(x)
+            x = _pointwise(dims[i + 1], f"{prefix}_conv")(x)
         else:
-            x = _conv(dims[i], 1, 1, f"{prefix}_conv1")(x)
+            x = _pointwise(dims[i], f"{prefix}_conv1")(x)
             x = _bn(f"{prefix}_conv1_bn")(x)
             x = DeepTrainingActivation(name=f"{prefix}_deep_act")(x)
-            x = _conv(dims[i + 1], 1, 1, f"{prefix}_conv2")(x)
+            x = _pointwise(dims[i + 1], f"{prefix}_conv2")(x)
             x = _bn(f"{prefix}_conv2_bn")(x)
         pool = _stage_pool(stride, ada_pool[i] if ada_pool else 0, f"{prefix}_pool")
         if pool is not None:

@@ -1,0 +1,51 @@
+"""Run the test suite on every backend, one pytest process each (KERAS_BACKEND is read at import).
+
+python tools/run_tests.py                       # TF: everything; JAX, torch: -m multibackend
+python tools/run_tests.py --backends=jax -- -x  # one backend, extra pytest arguments
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to test, in order.")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# TensorFlow runs the whole suite; the others run the tests marked multibackend.
+SELECTION = {"tensorflow": [], "jax": ["-m", "multibackend"], "torch": ["-m", "multibackend"]}
+BACKEND_PACKAGE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def run_backend(backend, extra_args):
+    package = BACKEND_PACKAGE[backend]
+    if importlib.util.find_spec(package) is None:
+        print(f"[{backend}] {package} is not installed: pip install -e '.[dev]' (and torch).")
+        return 1
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, "-m", "pytest", *SELECTION[backend], *extra_args]
+    print(f"[{backend}] {' '.join(command[1:])}", flush=True)
+    return subprocess.call(command, cwd=ROOT, env=env)
+
+
+def main(argv):
+    unknown = [b for b in FLAGS.backends if b not in SELECTION]
+    if unknown:
+        raise app.UsageError(f"Unknown backend(s) {unknown}; choose from {sorted(SELECTION)}.")
+    extra_args = argv[1:]
+    results = {}
+    for backend in FLAGS.backends:
+        start = time.perf_counter()
+        results[backend] = (run_backend(backend, extra_args), time.perf_counter() - start)
+    print("\nbackend      result  seconds")
+    for backend, (code, seconds) in results.items():
+        print(f"{backend:<12} {'pass' if code == 0 else 'FAIL':<7} {seconds:7.0f}")
+    return 1 if any(code for code, _ in results.values()) else 0
+
+
+if __name__ == "__main__":
+    app.run(main)
