@@ -1,4 +1,4 @@
-"""export(): fuse → float32 → write SavedModel / TFLite / ONNX atomically → verify in its runtime."""
+"""export(): fuse → float32 → write SavedModel / TFLite / ONNX atomically → verify in a runtime."""
 
 import os
 import shutil

@@ -70,10 +70,11 @@ def format_table(checks):
         f"{'top-1':>8}{'tol':>8}  result"
     ]
     for c in checks:
+        verdict = "pass" if c.passed else "FAIL: " + (c.error or "outside tolerance")
         lines.append(
             f"{os.path.basename(c.artefact):<28}{c.runtime.split(' ')[0]:<16}{c.numerics:<9}"
             f"{c.max_abs_error:>10.2e}{c.max_rel_error:>10.2e}{c.top1_agreement:>8.1%}"
-            f"{c.tolerance:>8.0e}  {'pass' if c.passed else 'FAIL: ' + (c.error or 'outside tolerance')}"
+            f"{c.tolerance:>8.0e}  {verdict}"
         )
     return "\n".join(lines)
 
