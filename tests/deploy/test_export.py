@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from keras_minimal.applications import VanillaNet
-from keras_minimal.deploy.export import ExportVerificationError, export
+from keras_minimal.deploy.exporter import ExportVerificationError, export
 from keras_minimal.weights import load_reference
 from tests.helpers import assert_matches_reference, load_fixture
 

@@ -330,10 +330,36 @@ def export(
     payload = write_report(report_path, checks, details)
     result = ExportResult(path, report_path, checks, payload["passed"])
     if not result.passed:
-        raise ExportVerificationError(
+        error = ExportVerificationError(
             f"Export verification failed for {path} (report: {report_path}):\n{result.table()}"
         )
+        error.result = result
+        raise error
     return result
+
+
+def artefact_path(output_dir, name, format, quantization=None):
+    """<output_dir>/<name>[_fp16|_int8].{tflite,onnx} or <name>_saved_model/."""
+    if format == "saved_model":
+        return os.path.join(output_dir, f"{name}_saved_model")
+    suffix = f"_{quantization}" if quantization else ""
+    return os.path.join(output_dir, f"{name}{suffix}.{format}")
+
+
+def export_artefacts(model, output_dir, targets, name=None, **options):
+    """Export to several (format, quantization) targets; returns every ExportResult.
+
+    Unlike export(), a failed verification does not stop the others: check `passed`.
+    """
+    name = name or model.name
+    results = []
+    for format, quantization in targets:
+        path = artefact_path(output_dir, name, format, quantization)
+        try:
+            results.append(export(model, path, format, quantization=quantization, **options))
+        except ExportVerificationError as error:
+            results.append(error.result)
+    return results
 
 
 __all__ = [
