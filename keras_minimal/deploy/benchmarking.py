@@ -231,3 +231,13 @@ def describe_environment():
         "versions": versions,
         "command": " ".join(sys.argv),
     }
+
+
+def top1_accuracy(function, images, labels, batch_size=1):
+    """Top-1 accuracy of `function` (any runtime) over images in fixed-size batches."""
+    correct = 0
+    usable = len(images) - len(images) % batch_size
+    for start in range(0, usable, batch_size):
+        outputs = np.asarray(function(images[start : start + batch_size]))
+        correct += int(np.sum(outputs.argmax(-1) == labels[start : start + batch_size]))
+    return correct / usable

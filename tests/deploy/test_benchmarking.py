@@ -86,3 +86,17 @@ def test_benchmark_tool_writes_table_json_and_plot(tmp_path):
     train = next(r for r in rows if r["graph"] == "train")
     assert deploy["gmacs"] < train["gmacs"] and deploy["params"] < train["params"]
     assert (tmp_path / "bench.png").stat().st_size > 1000
+
+
+def test_top1_accuracy_over_fixed_batches():
+    from keras_minimal.deploy.benchmarking import top1_accuracy
+
+    labels = np.array([0, 1, 2, 1, 0])
+    predicted = np.array([0, 1, 1, 1, 2])
+
+    def one_hot(batch):
+        return np.eye(3)[predicted[batch[:, 0, 0, 0].astype(int)]]
+
+    images = np.arange(5, dtype="float32").reshape(5, 1, 1, 1)
+    assert top1_accuracy(one_hot, images, labels) == pytest.approx(3 / 5)
+    assert top1_accuracy(one_hot, images, labels, batch_size=2) == pytest.approx(3 / 4)
