@@ -8,14 +8,14 @@ State-dict names are the official ones.
 import numpy as np
 
 
-def vanillanet_forward(state, x_nhwc, strides, act_num=3, ada_pool=None, act_learn=1.0):
-    """Logits of the official VanillaNet in either form (deploy if `stem.0.weight` is present)."""
-    import torch
+def vanillanet_torch(sd, x, strides, act_num=3, ada_pool=None, act_learn=1.0):
+    """Official VanillaNet logits in torch: `sd` maps official names to tensors, x is NCHW.
+
+    Either form: the deploy graph if `stem.0.weight` is in `sd`, else the training graph.
+    """
     import torch.nn.functional as F
 
-    sd = {k: torch.as_tensor(np.asarray(v)) for k, v in state.items()}
     deploy = "stem.0.weight" in sd
-    x = torch.as_tensor(x_nhwc).permute(0, 3, 1, 2)
 
     def conv(t, p, **kwargs):
         return F.conv2d(t, sd[f"{p}.weight"], sd[f"{p}.bias"], **kwargs)
@@ -71,7 +71,17 @@ def vanillanet_forward(state, x_nhwc, strides, act_num=3, ada_pool=None, act_lea
         x = pointwise_pair(
             x, lambda t: bn(conv(t, "cls1.2"), "cls1.3"), lambda t: conv(t, "cls2.0")
         )
-    return x.flatten(1).numpy()
+    return x.flatten(1)
+
+
+def vanillanet_forward(state, x_nhwc, strides, act_num=3, ada_pool=None, act_learn=1.0):
+    """Logits of the official VanillaNet in either form, numpy in and out."""
+    import torch
+
+    sd = {k: torch.as_tensor(np.asarray(v)) for k, v in state.items()}
+    x = torch.as_tensor(x_nhwc).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        return vanillanet_torch(sd, x, strides, act_num, ada_pool, act_learn).numpy()
 
 
 def random_deploy_state_dict(dims, strides, classes, act_num=3, seed=0):

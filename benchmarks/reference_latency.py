@@ -1,0 +1,119 @@
+"""The PyTorch reference, timed in this run: eager, and onnxruntime after torch.onnx.export.
+
+The references are the official architectures written with torch.nn.functional in
+tests/torch_reference.py and checked there against the official fixtures. Prints one
+JSON line (the protocol of tools/benchmark.py --reference):
+
+    python benchmarks/reference_latency.py --model=vanillanet_5 --runtime=eager
+    python tools/benchmark.py --models=vanillanet_5 --graphs=deploy --runtimes=onnx \
+        --reference="torch eager=python benchmarks/reference_latency.py --runtime=eager" \
+        --reference="torch.onnx+ort=python benchmarks/reference_latency.py --runtime=onnxruntime"
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", "vanillanet_5", "Registered model name with a torch reference.")
+flags.DEFINE_enum("graph", "deploy", ["train", "deploy"], "Which graph of the reference.")
+flags.DEFINE_enum("runtime", "eager", ["eager", "onnxruntime"], "Run in torch or onnxruntime.")
+flags.DEFINE_integer("image_size", 224, "Input side.")
+flags.DEFINE_integer("batch", 1, "Batch size.")
+flags.DEFINE_integer("threads", 2, "Intra-op threads (torch and onnxruntime).")
+flags.DEFINE_integer("runs", 20, "Timed runs.")
+flags.DEFINE_integer("warmup", 5, "Untimed runs first.")
+
+
+def vanillanet_reference(name, graph):
+    """(torch.nn.Module computing the official VanillaNet, description)."""
+    import torch
+
+    from keras_minimal.applications.vanillanet.variants import VARIANTS
+    from tests.torch_reference import (
+        random_deploy_state_dict,
+        random_training_state_dict,
+        vanillanet_torch,
+    )
+
+    variant = VARIANTS[name]
+    make_state = random_deploy_state_dict if graph == "deploy" else random_training_state_dict
+    state = make_state(variant.dims, variant.strides, 1000)
+
+    class Reference(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.names = sorted(state)
+            for i, key in enumerate(self.names):
+                self.register_buffer(f"t{i}", torch.from_numpy(state[key]))
+
+        def forward(self, x):
+            sd = {key: getattr(self, f"t{i}") for i, key in enumerate(self.names)}
+            return vanillanet_torch(sd, x, variant.strides, ada_pool=variant.ada_pool)
+
+    return Reference().eval(), "official VanillaNet architecture (torch.nn.functional)"
+
+
+REFERENCES = {name: vanillanet_reference for name in (f"vanillanet_{d}" for d in range(5, 14))}
+
+
+def main(argv):
+    del argv
+    import numpy as np
+    import torch
+
+    from keras_minimal.deploy.latency import measure_latency
+
+    if FLAGS.model not in REFERENCES:
+        raise app.UsageError(f"No torch reference for {FLAGS.model!r}; have {sorted(REFERENCES)}.")
+    torch.set_num_threads(FLAGS.threads)
+    module, description = REFERENCES[FLAGS.model](FLAGS.model, FLAGS.graph)
+    x = torch.from_numpy(
+        np.random.default_rng(0)
+        .normal(size=(FLAGS.batch, 3, FLAGS.image_size, FLAGS.image_size))
+        .astype("float32")
+    )
+    if FLAGS.runtime == "eager":
+
+        def run(inputs):
+            with torch.no_grad():
+                return module(inputs)
+
+        timing = measure_latency(run, x, warmup=FLAGS.warmup, runs=FLAGS.runs)
+    else:
+        import onnxruntime
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "reference.onnx")
+            torch.onnx.export(module, (x,), path, dynamo=False, opset_version=17, input_names=["x"])
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = FLAGS.threads
+            session = onnxruntime.InferenceSession(
+                path, options, providers=["CPUExecutionProvider"]
+            )
+            feed = x.numpy()
+            timing = measure_latency(
+                lambda _: session.run(None, {"x": feed}), feed, warmup=FLAGS.warmup, runs=FLAGS.runs
+            )
+    print(
+        json.dumps(
+            {
+                "model": FLAGS.model,
+                "graph": FLAGS.graph,
+                "runtime": FLAGS.runtime,
+                "batch": FLAGS.batch,
+                "reference": description,
+                "torch": torch.__version__,
+                **timing,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)
