@@ -2,6 +2,17 @@
 
 from keras_minimal.layers.adaptive_max_pooling import AdaptiveMaxPooling2D
 from keras_minimal.layers.deep_training_activation import DeepTrainingActivation
+from keras_minimal.layers.exact_gelu import ExactGELU, exact_gelu
+from keras_minimal.layers.layer_scale import LayerScale
 from keras_minimal.layers.series_activation import SeriesActivation
+from keras_minimal.layers.stochastic_depth import StochasticDepth
 
-__all__ = ["AdaptiveMaxPooling2D", "DeepTrainingActivation", "SeriesActivation"]
+__all__ = [
+    "AdaptiveMaxPooling2D",
+    "DeepTrainingActivation",
+    "ExactGELU",
+    "LayerScale",
+    "SeriesActivation",
+    "StochasticDepth",
+    "exact_gelu",
+]
