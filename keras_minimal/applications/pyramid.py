@@ -33,4 +33,5 @@ def feature_pyramid(model, levels=None):
             f"Received: levels={list(levels)}"
         )
     outputs = {level: pyramid[level] for level in levels}
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_pyramid")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, outputs, name=f"{model.name}_pyramid")

@@ -17,6 +17,7 @@ def exact_gelu(x):
     produces a broken graph). This form only uses `erf`, which ONNX (Erf) and the
     TFLite converter (fused GELU) understand.
     """
+    x = ops.convert_to_tensor(x)
     return 0.5 * x * (1.0 + ops.erf(x * _INV_SQRT2))
 
 

@@ -138,7 +138,7 @@ def _hint(layout, config):
         if found and found != (list(config["depths"]), list(config["dims"])):
             depths, dims = found
             names = [
-                n for n, v in VARIANTS.items() if (list(v.depths), list(v.dims)) == [depths, dims]
+                n for n, v in VARIANTS.items() if (list(v.depths), list(v.dims)) == (depths, dims)
             ]
             sentences.append(
                 f"The checkpoint ({_DESCRIPTION[layout]} layout) was built with "
@@ -167,7 +167,7 @@ def _layout(model, layout):
         description=(
             f"{model.variant or 'this ConvNeXt'} (depths={config['depths']}, "
             f"dims={config['dims']}, include_top={config['include_top']}) read as a "
-            f"{_DESCRIPTION[layout]} checkpoint"
+            f"checkpoint in the {_DESCRIPTION[layout]} layout"
         ),
         targets=_targets(model, _NAMES[layout], config),
         skippable=_skippable(_NAMES[layout], config),

@@ -6,7 +6,12 @@ conv_head (bias only in timm), classifier. timm's stages 3 and 4 are PaddleClas'
 blocks5 split after its second block.
 """
 
-from keras_minimal.applications.pplcnet.variants import NET_CONFIG
+from keras_minimal.applications.pplcnet.variants import (
+    NET_CONFIG,
+    STEM_WIDTH,
+    VARIANTS,
+    make_divisible,
+)
 from keras_minimal.weights.conversions import CONV2D, DENSE, DEPTHWISE
 from keras_minimal.weights.reference import (
     ReferenceLayout,
@@ -93,13 +98,19 @@ def _hint(config):
                 "blocks.s.k.*, conv_head, classifier)."
             )
         last = checkpoint.get("blocks.5.1.conv_pw.weight")
-        if last is not None:
-            return (
-                f"The checkpoint's stem has {stem.shape[0]} channels and its last block "
-                f"{last.shape[0]}; this model (scale={config['scale']}) has other widths: "
-                "pass the scale the checkpoint was trained with (lcnet_050 is scale=0.5)."
-            )
-        return None
+        if last is None:
+            return None
+        widths = (stem.shape[0], last.shape[0])
+        matches = [
+            f"{name} (scale={v.scale})"
+            for name, v in VARIANTS.items()
+            if (make_divisible(STEM_WIDTH * v.scale), make_divisible(512 * v.scale)) == widths
+        ]
+        return (
+            f"The checkpoint's stem has {widths[0]} channels and its last block {widths[1]}"
+            + (f", as {' or '.join(matches)} has" if matches else "")
+            + f"; this model has scale={config['scale']}: build it with the checkpoint's scale."
+        )
 
     return hint
 
