@@ -35,6 +35,7 @@ def _values(model):
     return [keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "build",
     [

@@ -32,8 +32,8 @@ def test_widths_of_x0_35_follow_make_divisible():
     assert model.get_layer("blocks5_5_pw_conv").filters == 88
     assert model.get_layer("blocks6_1_pw_conv").filters == 176
     # SE reduction: C/4 of the block's depthwise width.
-    assert model.get_layer("blocks6_0_se_conv1").filters == 88 // 4
-    assert model.get_layer("blocks6_1_se_conv1").filters == 176 // 4
+    assert model.get_layer("blocks6_0_se_conv1").units == 88 // 4
+    assert model.get_layer("blocks6_1_se_conv1").units == 176 // 4
 
 
 def test_block_table_and_se_placement():

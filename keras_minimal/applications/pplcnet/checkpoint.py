@@ -12,7 +12,7 @@ from keras_minimal.applications.pplcnet.variants import (
     VARIANTS,
     make_divisible,
 )
-from keras_minimal.weights.conversions import CONV2D, DENSE, DEPTHWISE
+from keras_minimal.weights.conversions import CONV2D, DENSE, DENSE_FROM_CONV1X1, DEPTHWISE
 from keras_minimal.weights.reference import (
     ReferenceLayout,
     batch_norm_targets,
@@ -50,10 +50,14 @@ def _targets(model, config):
         targets.update(batch_norm_targets(f"{theirs}.bn1", get(f"{ours}_dw_bn")))
         if use_se:
             targets.update(
-                weight_and_bias_targets(f"{theirs}.se.conv_reduce", get(f"{ours}_se_conv1"), CONV2D)
+                weight_and_bias_targets(
+                    f"{theirs}.se.conv_reduce", get(f"{ours}_se_conv1"), DENSE_FROM_CONV1X1
+                )
             )
             targets.update(
-                weight_and_bias_targets(f"{theirs}.se.conv_expand", get(f"{ours}_se_conv2"), CONV2D)
+                weight_and_bias_targets(
+                    f"{theirs}.se.conv_expand", get(f"{ours}_se_conv2"), DENSE_FROM_CONV1X1
+                )
             )
         targets.update(weight_and_bias_targets(f"{theirs}.conv_pw", get(f"{ours}_pw_conv"), CONV2D))
         targets.update(batch_norm_targets(f"{theirs}.bn2", get(f"{ours}_pw_bn")))

@@ -67,12 +67,17 @@ def _conv_bn_act(x, conv, deploy, name, activation="hard_silu"):
 
 
 def squeeze_excite(x, channels, name):
-    """GAP → 1×1 conv C/4 + ReLU → 1×1 conv C + hard sigmoid (x/6 + 1/2) → × x."""
-    scale = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool")(x)
-    scale = layers.Conv2D(channels // SE_REDUCTION, 1, activation="relu", name=f"{name}_conv1")(
-        scale
-    )
-    scale = layers.Conv2D(channels, 1, activation="hard_sigmoid", name=f"{name}_conv2")(scale)
+    """GAP → 1×1 conv C/4 + ReLU → 1×1 conv C + hard sigmoid (x/6 + 1/2) → × x.
+
+    The 1×1 convolutions act on the pooled vector, so they are Dense layers here: the
+    same maths, and it keeps tf2onnx's transpose optimizer working (a 1×1 Conv followed
+    by the hard sigmoid's scalar add on a pooled map makes it give up, leaving a
+    transpose around every convolution of the exported graph).
+    """
+    scale = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    scale = layers.Dense(channels // SE_REDUCTION, activation="relu", name=f"{name}_conv1")(scale)
+    scale = layers.Dense(channels, activation="hard_sigmoid", name=f"{name}_conv2")(scale)
+    scale = layers.Reshape((1, 1, channels), name=f"{name}_reshape")(scale)
     return layers.Multiply(name=f"{name}_mul")([x, scale])
 
 
