@@ -7,7 +7,7 @@ from keras_minimal.layers.initializers import reference_trunc_normal
 
 # XNNPACK runs depthwise kernels of up to 25 taps (5×5, 3×7, 2×7, …) with its fast
 # single-pass micro-kernels; bigger ones (ConvNeXt's 7×7 = 49 taps) take a multi-pass
-# path that measured 5–8× slower per layer on this machine's CPU.
+# path that was several times slower per layer in our smoke runs.
 XNNPACK_UNIPASS_TAPS = 25
 
 

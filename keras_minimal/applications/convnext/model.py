@@ -55,7 +55,7 @@ def _conv(filters, kernel_size, name):
 def _depthwise_7x7(deploy, name):
     if deploy:
         # The same kernel as three row bands of ≤ 25 taps: XNNPACK (TFLite) runs those
-        # with its fast kernels, ~5× faster than one 49-tap kernel; TensorFlow's own
+        # with its fast kernels, several times faster than one 49-tap kernel; TensorFlow's own
         # runtime prefers the single kernel, hence only in the deploy (export) graph.
         return BandedDepthwiseConv2D(7, name=name)
     return layers.DepthwiseConv2D(
@@ -145,7 +145,7 @@ def ConvNeXt(
             `keras_minimal.deploy.to_deploy` returns): no stochastic-depth layers
             (`drop_path_rate` is ignored) and the 7×7 depthwise kernels computed as
             row bands (`BandedDepthwiseConv2D`, same weights), which TFLite's XNNPACK
-            runs ~5× faster.
+            runs several times faster.
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, include_preprocessing, name: as in
             keras.applications. With include_top=False, pooling="avg"/"max" pools
