@@ -18,6 +18,12 @@ def expected_counts(name):
     if name.startswith("vanillanet"):
         row = COUNTS["vanillanet"][name]
         return {(): row["train_graph_params"], (("deploy", True),): row["deploy_params"]}
+    if name.startswith("convnext"):
+        return {(): COUNTS["convnext"][name], (("deploy", True),): COUNTS["convnext"][name]}
+    if name.startswith("pplcnet"):
+        row = COUNTS["pplcnet"][name]
+        # PaddleClas' head conv has no bias (the default); timm's has one.
+        return {(): row["paddle_layout_params"], (("head_bias", True),): row["timm_layout_params"]}
     raise AssertionError(f"No reference count for {name}")
 
 
@@ -64,3 +70,21 @@ def test_every_design_constructor_is_registered():
 def test_create_model_rejects_unknown_names():
     with pytest.raises(ValueError, match="Unknown model name 'vanillanet_99'.*vanillanet_5"):
         keras_minimal.create_model("vanillanet_99")
+
+
+def test_convnext_and_pplcnet_constructors_are_registered():
+    convnext = {"ConvNeXtTiny", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge"}
+    scales = ("0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5")
+    pplcnet = {f"PPLCNet_x{s}" for s in scales}
+    assert convnext | pplcnet <= set(dir(keras_minimal.applications))
+    names = keras_minimal.list_models()
+    assert [n for n in names if n.startswith("convnext_")] == [
+        "convnext_base",
+        "convnext_large",
+        "convnext_small",
+        "convnext_tiny",
+        "convnext_xlarge",
+    ]
+    assert sorted(n for n in names if n.startswith("pplcnet_")) == sorted(
+        f"pplcnet_x{s}" for s in scales
+    )

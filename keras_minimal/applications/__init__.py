@@ -2,6 +2,28 @@
 
 from keras_minimal.applications import families
 from keras_minimal.applications.backbone import BackboneModel
+from keras_minimal.applications.convnext import CONSTRUCTORS as _CONVNEXT_CONSTRUCTORS
+from keras_minimal.applications.convnext import (
+    ConvNeXt,
+    ConvNeXtBase,
+    ConvNeXtLarge,
+    ConvNeXtSmall,
+    ConvNeXtTiny,
+    ConvNeXtXLarge,
+)
+from keras_minimal.applications.pplcnet import CONSTRUCTORS as _PPLCNET_CONSTRUCTORS
+from keras_minimal.applications.pplcnet import (
+    PPLCNet,
+    PPLCNet_x0_5,
+    PPLCNet_x0_25,
+    PPLCNet_x0_35,
+    PPLCNet_x0_75,
+    PPLCNet_x1_0,
+    PPLCNet_x1_5,
+    PPLCNet_x2_0,
+    PPLCNet_x2_5,
+)
+from keras_minimal.applications.pyramid import feature_pyramid
 from keras_minimal.applications.registry import create_model, list_models, register_model
 from keras_minimal.applications.vanillanet import (
     CONSTRUCTORS as _VANILLANET_CONSTRUCTORS,
@@ -24,9 +46,26 @@ from keras_minimal.applications.vanillanet import (
 
 for _name, _constructor in _VANILLANET_CONSTRUCTORS.items():
     register_model(_name, _constructor)
+for _name, _constructor in {**_CONVNEXT_CONSTRUCTORS, **_PPLCNET_CONSTRUCTORS}.items():
+    register_model(_name, _constructor)
 
 __all__ = [
     "BackboneModel",
+    "ConvNeXt",
+    "ConvNeXtBase",
+    "ConvNeXtLarge",
+    "ConvNeXtSmall",
+    "ConvNeXtTiny",
+    "ConvNeXtXLarge",
+    "PPLCNet",
+    "PPLCNet_x0_25",
+    "PPLCNet_x0_35",
+    "PPLCNet_x0_5",
+    "PPLCNet_x0_75",
+    "PPLCNet_x1_0",
+    "PPLCNet_x1_5",
+    "PPLCNet_x2_0",
+    "PPLCNet_x2_5",
     "VanillaNet",
     "VanillaNet5",
     "VanillaNet6",
@@ -42,6 +81,7 @@ __all__ = [
     "VanillaNetModel",
     "create_model",
     "families",
+    "feature_pyramid",
     "list_models",
     "register_model",
 ]

@@ -35,6 +35,14 @@ class BackboneModel(keras.Model):
     def builder_config(self):
         return dict(self.architecture.get("config", {}))
 
+    @property
+    def pyramid_outputs(self):
+        """{"P2": tensor, …, "P5": tensor}: the stage outputs by level (stride 2^k), as in
+        keras-hub backbones; empty for families that do not declare them. Use
+        `keras_minimal.applications.feature_pyramid(model)` for a multi-output model."""
+        names = self.architecture.get("pyramid") or {}
+        return {level: self.get_layer(name).output for level, name in names.items()}
+
     def get_config(self):
         config = super().get_config()
         config["architecture"] = self.architecture

@@ -1,17 +1,31 @@
 """Per-family hooks, looked up by `model.family` by the weights and deploy tools."""
 
+from keras_minimal.applications.convnext import checkpoint as convnext_checkpoint
+from keras_minimal.applications.convnext.model import ConvNeXt
+from keras_minimal.applications.convnext.variants import VARIANTS as CONVNEXT_VARIANTS
+from keras_minimal.applications.pplcnet import checkpoint as pplcnet_checkpoint
+from keras_minimal.applications.pplcnet.model import PPLCNet
+from keras_minimal.applications.pplcnet.variants import VARIANTS as PPLCNET_VARIANTS
 from keras_minimal.applications.vanillanet import checkpoint as vanillanet_checkpoint
 from keras_minimal.applications.vanillanet.model import VanillaNet
 from keras_minimal.applications.vanillanet.variants import RELEASE_URL as VANILLANET_URL
 
 # Generic builders, called with a model's builder_config to rebuild it in another form.
-BUILDERS = {"vanillanet": VanillaNet}
+BUILDERS = {"vanillanet": VanillaNet, "convnext": ConvNeXt, "pplcnet": PPLCNet}
 
 # model → ReferenceLayout (keras_minimal.weights.reference).
-REFERENCE_LAYOUTS = {"vanillanet": vanillanet_checkpoint.reference_layout}
+REFERENCE_LAYOUTS = {
+    "vanillanet": vanillanet_checkpoint.reference_layout,
+    "convnext": convnext_checkpoint.reference_layout,
+    "pplcnet": pplcnet_checkpoint.reference_layout,
+}
 
 # variant → URL of the upstream ImageNet checkpoint.
-IMAGENET_URLS = {"vanillanet": lambda variant: VANILLANET_URL.format(name=variant)}
+IMAGENET_URLS = {
+    "vanillanet": lambda variant: VANILLANET_URL.format(name=variant),
+    "convnext": lambda variant: CONVNEXT_VARIANTS[variant].imagenet_url,
+    "pplcnet": lambda variant: PPLCNET_VARIANTS[variant].imagenet_url,
+}
 
 
 def rebuild(model, **overrides):

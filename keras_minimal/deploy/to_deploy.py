@@ -1,9 +1,13 @@
 """to_deploy(model): a NEW inference model with everything foldable folded."""
 
-from keras_minimal.deploy import vanillanet
+from keras_minimal.deploy import convnext, pplcnet, vanillanet
 
 # family → (check that the model can be fused, write fused weights into a deploy-form twin)
-_CONVERTERS = {"vanillanet": (vanillanet.check_fusable, vanillanet.fuse_into)}
+_CONVERTERS = {
+    "vanillanet": (vanillanet.check_fusable, vanillanet.fuse_into),
+    "convnext": (convnext.check_fusable, convnext.fuse_into),
+    "pplcnet": (pplcnet.check_fusable, pplcnet.fuse_into),
+}
 
 
 def to_deploy(model):
@@ -13,6 +17,8 @@ def to_deploy(model):
     stem, and the classifier pair) merged into one convolution, the series
     activations' BatchNorm folded into their depthwise kernels — the official
     `switch_to_deploy`. Needs λ = 1 (raises ValueError otherwise).
+    PP-LCNet: every BatchNorm folded into the convolution before it.
+    ConvNeXt: the same weights in a graph without stochastic-depth layers.
     """
     from keras_minimal.applications import families
 

@@ -35,6 +35,9 @@ class ReferenceLayout:
             deploy checkpoint for a training graph), else None.
         hint: optional; given the problem report and the checkpoint, returns an
             extra sentence (e.g. which variant the checkpoint looks like).
+        choose: optional; for families whose checkpoints come in several name
+            layouts (ConvNeXt: official and timm), given the checkpoint's names,
+            returns the layout to match them against.
     """
 
     description: str
@@ -42,6 +45,7 @@ class ReferenceLayout:
     skippable: Callable[[str], bool] = lambda name: False
     diagnose: Callable[[set], str | None] = lambda names: None
     hint: Callable[[dict, dict], str | None] = lambda problems, checkpoint: None
+    choose: Callable[[set], "ReferenceLayout"] | None = None
 
 
 def weight_and_bias_targets(prefix, layer, conversion):
@@ -85,6 +89,8 @@ def _listing(names):
 def plan_assignments(layout, checkpoint):
     """[(variable, keras-layout array)] for every target, or ValueError listing every problem."""
     names = {n for n in checkpoint if not n.endswith(_IGNORED_SUFFIXES)}
+    if layout.choose is not None:
+        layout = layout.choose(names)
     diagnosis = layout.diagnose(names)
     if diagnosis:
         raise ValueError(diagnosis + " Nothing was loaded.")

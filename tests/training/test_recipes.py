@@ -1,3 +1,4 @@
+import keras
 import pytest
 
 import keras_minimal
@@ -28,3 +29,48 @@ def test_unknown_recipe_lists_the_choices():
         ValueError, match="No published training recipe for 'vanillanet_13'.*vanillanet_5"
     ):
         get_recipe("vanillanet_13")
+
+
+def test_convnext_recipes_carry_the_papers_stochastic_depth():
+    assert sorted(n for n in RECIPES if n.startswith("convnext")) == [
+        "convnext_base",
+        "convnext_large",
+        "convnext_small",
+        "convnext_tiny",
+    ]
+    rates = {n: RECIPES[n].model_kwargs["drop_path_rate"] for n in RECIPES if "convnext" in n}
+    assert rates == {
+        "convnext_tiny": 0.1,
+        "convnext_small": 0.4,
+        "convnext_base": 0.5,
+        "convnext_large": 0.5,
+    }
+    recipe = get_recipe("convnext_tiny")
+    assert (recipe.optimizer, recipe.weight_decay, recipe.warmup_epochs) == ("adamw", 0.05, 20)
+    assert recipe.scaled_learning_rate(1024) == pytest.approx(1e-3)
+    assert (recipe.mixup_alpha, recipe.cutmix_alpha, recipe.ema_decay) == (0.8, 1.0, 0.9999)
+    with pytest.raises(ValueError, match="No published training recipe for 'convnext_xlarge'"):
+        get_recipe("convnext_xlarge")
+
+
+def test_recipe_model_kwargs_are_builder_arguments():
+    for name in ("convnext_base", "pplcnet_x2_5"):
+        recipe = get_recipe(name)
+        with keras.StatelessScope(initialize_variables=False):
+            model = keras_minimal.create_model(name, **recipe.model_kwargs)
+        for key, value in recipe.model_kwargs.items():
+            assert model.builder_config[key] == value
+
+
+def test_pplcnet_recipes_follow_paddleclas():
+    assert len([n for n in RECIPES if n.startswith("pplcnet")]) == 8
+    decay = {n: RECIPES[n].weight_decay for n in RECIPES if n.startswith("pplcnet")}
+    assert {n for n, d in decay.items() if d == 4e-5} == {
+        "pplcnet_x1_5",
+        "pplcnet_x2_0",
+        "pplcnet_x2_5",
+    }
+    recipe = get_recipe("pplcnet_x1_0")
+    assert (recipe.optimizer, recipe.momentum, recipe.epochs) == ("sgd", 0.9, 360)
+    assert recipe.scaled_learning_rate(256) == pytest.approx(0.1)
+    assert recipe.weight_decay == 3e-5 and recipe.label_smoothing == 0.1

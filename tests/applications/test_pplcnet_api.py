@@ -1,0 +1,122 @@
+"""PP-LCNet: widths, exact stride-2 padding, pyramid, keras.applications arguments, bad input."""
+
+import inspect
+
+import keras
+import numpy as np
+import pytest
+
+from keras_minimal.applications import PPLCNet, PPLCNet_x0_35, PPLCNet_x1_0, feature_pyramid
+from keras_minimal.applications.pplcnet.variants import NET_CONFIG, make_divisible
+from tests.numpy_reference import conv2d
+
+
+def _images(n=2, side=64):
+    return np.random.default_rng(0).uniform(0, 255, (n, side, side, 3)).astype("float32")
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(16 * 0.25, 8), (256 * 0.35, 88), (32 * 0.35, 16), (12, 16), (20, 24), (28, 32), (36, 40)],
+)
+def test_make_divisible(value, expected):
+    # 11.2 → 8 would lose 29 %: +8. 89.6 → 88. 12 → 16 (ties round up). 36 → 40.
+    assert make_divisible(value) == expected
+
+
+def test_widths_of_x0_35_follow_make_divisible():
+    with keras.StatelessScope(initialize_variables=False):
+        model = PPLCNet_x0_35(include_top=False)
+    assert model.get_layer("conv1_conv").filters == 8
+    assert model.get_layer("blocks2_0_pw_conv").filters == 16
+    assert model.get_layer("blocks5_5_pw_conv").filters == 88
+    assert model.get_layer("blocks6_1_pw_conv").filters == 176
+    # SE reduction: C/4 of the block's depthwise width.
+    assert model.get_layer("blocks6_0_se_conv1").units == 88 // 4
+    assert model.get_layer("blocks6_1_se_conv1").units == 176 // 4
+
+
+def test_block_table_and_se_placement():
+    model = PPLCNet(1.0, input_shape=(64, 64, 3), include_top=False)
+    se = sorted(layer.name for layer in model.layers if layer.name.endswith("_se_mul"))
+    assert se == ["blocks6_0_se_mul", "blocks6_1_se_mul"]
+    kernels = [
+        model.get_layer(f"{stage}_{j}_dw_conv").kernel_size[0]
+        for stage, blocks in NET_CONFIG.items()
+        for j in range(len(blocks))
+    ]
+    assert kernels == [3, 3, 3, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5]
+
+
+@pytest.mark.parametrize("side", [32, 33, 34, 35])
+def test_stride_two_convolutions_pad_symmetrically_like_pytorch(side):
+    """conv1 (3×3, stride 2, padding 1) against a direct numpy convolution."""
+    model = PPLCNet(0.5, input_shape=(side, side, 3), include_preprocessing=False)
+    x = np.random.default_rng(side).normal(size=(1, side, side, 3)).astype("float32")
+    stem = keras.Model(model.input, model.get_layer("conv1_conv").output)
+    kernel = keras.ops.convert_to_numpy(model.get_layer("conv1_conv").kernel)
+    expected = conv2d(x, kernel, stride=2, padding=1)
+    assert expected.shape[1] == (side - 1) // 2 + 1
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(stem(x)), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_pyramid_outputs_are_the_last_four_stages():
+    model = PPLCNet(1.0, input_shape=(224, 224, 3), include_top=False)
+    shapes = {k: tuple(v.shape) for k, v in model.pyramid_outputs.items()}
+    assert shapes == {
+        "P2": (None, 56, 56, 64),
+        "P3": (None, 28, 28, 128),
+        "P4": (None, 14, 14, 256),
+        "P5": (None, 7, 7, 512),
+    }
+    out = feature_pyramid(model)(_images(1, 224))
+    assert keras.ops.convert_to_numpy(out["P2"]).shape == (1, 56, 56, 64)
+
+
+def test_constructor_signature_and_head():
+    parameters = inspect.signature(PPLCNet_x1_0).parameters
+    assert parameters["name"].default == "pplcnet_x1_0"
+    assert parameters["classifier_activation"].default == "softmax"
+    builder = inspect.signature(PPLCNet).parameters
+    assert builder["dropout_rate"].default == 0.2 and builder["head_bias"].default is False
+    model = PPLCNet(0.25, input_shape=(64, 64, 3), classes=7)
+    assert model.get_layer("last_conv").bias is None
+    assert model.get_layer("head_drop").rate == 0.2
+    probs = keras.ops.convert_to_numpy(model(_images()))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    with_bias = PPLCNet(0.25, input_shape=(64, 64, 3), head_bias=True)
+    assert with_bias.get_layer("last_conv").bias is not None
+
+
+@pytest.mark.parametrize(
+    "pooling, shape", [(None, (None, 2, 2, 256)), ("avg", (None, 256)), ("max", (None, 256))]
+)
+def test_include_top_false_pooling(pooling, shape):
+    model = PPLCNet(0.5, input_shape=(64, 64, 3), include_top=False, pooling=pooling)
+    assert model.output.shape == shape
+
+
+# --- bad input: one clear error each -------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [0, -1.0, "1.0", None, True])
+def test_unknown_scale(scale):
+    with pytest.raises(ValueError, match=r"scale must be a positive number \(the published ones"):
+        PPLCNet(scale)
+
+
+def test_imagenet_weights_only_for_timm_scales():
+    with pytest.raises(ValueError, match=r"exist for the scales \[0.5, 0.75, 1.0\].*scale=0.25"):
+        PPLCNet(0.25, weights="imagenet", head_bias=True)
+    with pytest.raises(ValueError, match=r"scale=0.3"):
+        PPLCNet(0.3, weights="imagenet", head_bias=True)
+
+
+def test_imagenet_weights_need_the_timm_head_bias():
+    with pytest.raises(ValueError, match="build the model with head_bias=True"):
+        PPLCNet_x1_0(weights="imagenet")
+
+
+def test_input_smaller_than_the_total_stride():
+    with pytest.raises(ValueError, match="too small for pplcnet_x1_0.*at least 32 pixels"):
+        PPLCNet_x1_0(input_shape=(16, 224, 3))
