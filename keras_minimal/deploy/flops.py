@@ -10,7 +10,7 @@ import math
 
 import keras
 
-from keras_minimal.layers import SeriesActivation
+from keras_minimal.layers import BandedDepthwiseConv2D, SeriesActivation
 
 _COUNTERS = {}
 
@@ -45,6 +45,8 @@ def _series_activation_macs(layer, input_shape, output_shape):
 
 register_mac_counter(keras.layers.Conv2D, _conv_macs)
 register_mac_counter(keras.layers.DepthwiseConv2D, _depthwise_macs)
+# Its row bands partition the kernel's taps, so it costs what the full kernel costs.
+register_mac_counter(BandedDepthwiseConv2D, _depthwise_macs)
 register_mac_counter(keras.layers.Dense, _dense_macs)
 register_mac_counter(SeriesActivation, _series_activation_macs)
 
