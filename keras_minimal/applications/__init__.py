@@ -2,6 +2,19 @@
 
 from keras_minimal.applications import families
 from keras_minimal.applications.backbone import BackboneModel
+from keras_minimal.applications.nfnet import CONSTRUCTORS as _NFNET_CONSTRUCTORS
+from keras_minimal.applications.nfnet import (
+    NFNet,
+    NFNetF0,
+    NFNetF1,
+    NFNetF2,
+    NFNetF3,
+    NFNetF4,
+    NFNetF5,
+    NFNetF6,
+    NFNetF7,
+    NFNetModel,
+)
 from keras_minimal.applications.registry import create_model, list_models, register_model
 from keras_minimal.applications.vanillanet import (
     CONSTRUCTORS as _VANILLANET_CONSTRUCTORS,
@@ -24,9 +37,21 @@ from keras_minimal.applications.vanillanet import (
 
 for _name, _constructor in _VANILLANET_CONSTRUCTORS.items():
     register_model(_name, _constructor)
+for _name, _constructor in _NFNET_CONSTRUCTORS.items():
+    register_model(_name, _constructor)
 
 __all__ = [
     "BackboneModel",
+    "NFNet",
+    "NFNetF0",
+    "NFNetF1",
+    "NFNetF2",
+    "NFNetF3",
+    "NFNetF4",
+    "NFNetF5",
+    "NFNetF6",
+    "NFNetF7",
+    "NFNetModel",
     "VanillaNet",
     "VanillaNet5",
     "VanillaNet6",

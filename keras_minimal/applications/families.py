@@ -1,17 +1,27 @@
 """Per-family hooks, looked up by `model.family` by the weights and deploy tools."""
 
+from keras_minimal.applications.nfnet import checkpoint as nfnet_checkpoint
+from keras_minimal.applications.nfnet.model import NFNet
+from keras_minimal.applications.nfnet.variants import RELEASE_URL as NFNET_URL
+from keras_minimal.applications.nfnet.variants import VARIANTS as NFNET_VARIANTS
 from keras_minimal.applications.vanillanet import checkpoint as vanillanet_checkpoint
 from keras_minimal.applications.vanillanet.model import VanillaNet
 from keras_minimal.applications.vanillanet.variants import RELEASE_URL as VANILLANET_URL
 
 # Generic builders, called with a model's builder_config to rebuild it in another form.
-BUILDERS = {"vanillanet": VanillaNet}
+BUILDERS = {"vanillanet": VanillaNet, "nfnet": NFNet}
 
 # model → ReferenceLayout (keras_minimal.weights.reference).
-REFERENCE_LAYOUTS = {"vanillanet": vanillanet_checkpoint.reference_layout}
+REFERENCE_LAYOUTS = {
+    "vanillanet": vanillanet_checkpoint.reference_layout,
+    "nfnet": nfnet_checkpoint.reference_layout,
+}
 
 # variant → URL of the upstream ImageNet checkpoint.
-IMAGENET_URLS = {"vanillanet": lambda variant: VANILLANET_URL.format(name=variant)}
+IMAGENET_URLS = {
+    "vanillanet": lambda variant: VANILLANET_URL.format(name=variant),
+    "nfnet": lambda variant: NFNET_URL.format(file=NFNET_VARIANTS[variant].checkpoint_file),
+}
 
 
 def rebuild(model, **overrides):

@@ -1,9 +1,12 @@
 """to_deploy(model): a NEW inference model with everything foldable folded."""
 
-from keras_minimal.deploy import vanillanet
+from keras_minimal.deploy import nfnet, vanillanet
 
 # family → (check that the model can be fused, write fused weights into a deploy-form twin)
-_CONVERTERS = {"vanillanet": (vanillanet.check_fusable, vanillanet.fuse_into)}
+_CONVERTERS = {
+    "vanillanet": (vanillanet.check_fusable, vanillanet.fuse_into),
+    "nfnet": (nfnet.check_fusable, nfnet.fuse_into),
+}
 
 
 def to_deploy(model):
@@ -13,6 +16,9 @@ def to_deploy(model):
     stem, and the classifier pair) merged into one convolution, the series
     activations' BatchNorm folded into their depthwise kernels — the official
     `switch_to_deploy`. Needs λ = 1 (raises ValueError otherwise).
+
+    NFNet: every weight-standardised convolution (WSConv2D) becomes a plain Conv2D whose
+    kernel is the standardised kernel times its gain, so nothing is recomputed per call.
     """
     from keras_minimal.applications import families
 

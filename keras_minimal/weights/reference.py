@@ -35,6 +35,8 @@ class ReferenceLayout:
             deploy checkpoint for a training graph), else None.
         hint: optional; given the problem report and the checkpoint, returns an
             extra sentence (e.g. which variant the checkpoint looks like).
+        translate: optional; renames (and re-lays out) a checkpoint given in another
+            naming onto the targets' names, e.g. DeepMind's Haiku names onto timm's.
     """
 
     description: str
@@ -42,6 +44,7 @@ class ReferenceLayout:
     skippable: Callable[[str], bool] = lambda name: False
     diagnose: Callable[[set], str | None] = lambda names: None
     hint: Callable[[dict, dict], str | None] = lambda problems, checkpoint: None
+    translate: Callable[[dict], dict] = lambda checkpoint: checkpoint
 
 
 def weight_and_bias_targets(prefix, layer, conversion):
@@ -84,6 +87,7 @@ def _listing(names):
 
 def plan_assignments(layout, checkpoint):
     """[(variable, keras-layout array)] for every target, or ValueError listing every problem."""
+    checkpoint = layout.translate(checkpoint)
     names = {n for n in checkpoint if not n.endswith(_IGNORED_SUFFIXES)}
     diagnosis = layout.diagnose(names)
     if diagnosis:
@@ -102,7 +106,7 @@ def plan_assignments(layout, checkpoint):
             mismatched[name] = (tuple(array.shape), expected)
             continue
         value = target.conversion.to_keras(array).astype(target.variable.dtype, copy=False)
-        assignments.append((target.variable, np.ascontiguousarray(value)))
+        assignments.append((target.variable, np.asarray(value, order="C")))  # keeps 0-d
 
     if missing or unexpected or mismatched:
         problems = {"missing": missing, "unexpected": unexpected, "mismatched": mismatched}
