@@ -1,9 +1,9 @@
 """The papers' training recipes as data, one module per family."""
 
-from keras_minimal.training.recipes import vanillanet
+from keras_minimal.training.recipes import nfnet, vanillanet
 from keras_minimal.training.recipes.schema import Recipe
 
-RECIPES = {**vanillanet.RECIPES}
+RECIPES = {**vanillanet.RECIPES, **nfnet.RECIPES}
 
 
 def get_recipe(model_name):
