@@ -28,3 +28,39 @@ def batch_norm(x, gamma, beta, mean, variance, epsilon):
 
 def relu(x):
     return np.maximum(x, 0)
+
+
+def same_padding(size, kernel, stride):
+    """TF "SAME" padding (before, after) along one axis: the extra pixel goes after."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d_same(x, kernel, bias=None, stride=1, groups=1):
+    """NHWC input, (kh, kw, in/groups, out) kernel, TF "SAME" padding, grouped."""
+    kh, kw, group_in, out = kernel.shape
+    pad_h = same_padding(x.shape[1], kh, stride)
+    pad_w = same_padding(x.shape[2], kw, stride)
+    x = np.pad(x, ((0, 0), pad_h, pad_w, (0, 0)))
+    group_out = out // groups
+    outputs = []
+    for g in range(groups):
+        part = x[..., g * group_in : (g + 1) * group_in]
+        outputs.append(conv2d(part, kernel[..., g * group_out : (g + 1) * group_out], None, stride))
+    out = np.concatenate(outputs, axis=-1)
+    return out if bias is None else out + bias
+
+
+def scaled_standardized_kernel(kernel, gain, epsilon, form):
+    """Scaled weight standardisation written out one output channel at a time."""
+    standardized = np.empty(kernel.shape, dtype=np.float64)
+    for o in range(kernel.shape[-1]):
+        w = kernel[..., o].astype(np.float64)
+        n = w.size
+        mean = w.sum() / n
+        variance = ((w - mean) ** 2).sum() / n
+        if form == "timm":
+            standardized[..., o] = gain[o] * (w - mean) / (np.sqrt(variance + epsilon) * np.sqrt(n))
+        else:
+            standardized[..., o] = gain[o] * (w - mean) / np.sqrt(max(variance * n, epsilon))
+    return standardized

@@ -11,6 +11,19 @@ from keras_minimal.applications.convnext import (
     ConvNeXtTiny,
     ConvNeXtXLarge,
 )
+from keras_minimal.applications.nfnet import CONSTRUCTORS as _NFNET_CONSTRUCTORS
+from keras_minimal.applications.nfnet import (
+    NFNet,
+    NFNetF0,
+    NFNetF1,
+    NFNetF2,
+    NFNetF3,
+    NFNetF4,
+    NFNetF5,
+    NFNetF6,
+    NFNetF7,
+    NFNetModel,
+)
 from keras_minimal.applications.pplcnet import CONSTRUCTORS as _PPLCNET_CONSTRUCTORS
 from keras_minimal.applications.pplcnet import (
     PPLCNet,
@@ -46,7 +59,11 @@ from keras_minimal.applications.vanillanet import (
 
 for _name, _constructor in _VANILLANET_CONSTRUCTORS.items():
     register_model(_name, _constructor)
-for _name, _constructor in {**_CONVNEXT_CONSTRUCTORS, **_PPLCNET_CONSTRUCTORS}.items():
+for _name, _constructor in {
+    **_CONVNEXT_CONSTRUCTORS,
+    **_NFNET_CONSTRUCTORS,
+    **_PPLCNET_CONSTRUCTORS,
+}.items():
     register_model(_name, _constructor)
 
 __all__ = [
@@ -66,6 +83,16 @@ __all__ = [
     "PPLCNet_x1_5",
     "PPLCNet_x2_0",
     "PPLCNet_x2_5",
+    "NFNet",
+    "NFNetF0",
+    "NFNetF1",
+    "NFNetF2",
+    "NFNetF3",
+    "NFNetF4",
+    "NFNetF5",
+    "NFNetF6",
+    "NFNetF7",
+    "NFNetModel",
     "VanillaNet",
     "VanillaNet5",
     "VanillaNet6",

@@ -3,6 +3,10 @@
 from keras_minimal.applications.convnext import checkpoint as convnext_checkpoint
 from keras_minimal.applications.convnext.model import ConvNeXt
 from keras_minimal.applications.convnext.variants import VARIANTS as CONVNEXT_VARIANTS
+from keras_minimal.applications.nfnet import checkpoint as nfnet_checkpoint
+from keras_minimal.applications.nfnet.model import NFNet
+from keras_minimal.applications.nfnet.variants import RELEASE_URL as NFNET_URL
+from keras_minimal.applications.nfnet.variants import VARIANTS as NFNET_VARIANTS
 from keras_minimal.applications.pplcnet import checkpoint as pplcnet_checkpoint
 from keras_minimal.applications.pplcnet.model import PPLCNet
 from keras_minimal.applications.pplcnet.variants import VARIANTS as PPLCNET_VARIANTS
@@ -11,13 +15,14 @@ from keras_minimal.applications.vanillanet.model import VanillaNet
 from keras_minimal.applications.vanillanet.variants import RELEASE_URL as VANILLANET_URL
 
 # Generic builders, called with a model's builder_config to rebuild it in another form.
-BUILDERS = {"vanillanet": VanillaNet, "convnext": ConvNeXt, "pplcnet": PPLCNet}
+BUILDERS = {"vanillanet": VanillaNet, "convnext": ConvNeXt, "nfnet": NFNet, "pplcnet": PPLCNet}
 
 # model → ReferenceLayout (keras_minimal.weights.reference).
 REFERENCE_LAYOUTS = {
     "vanillanet": vanillanet_checkpoint.reference_layout,
     "convnext": convnext_checkpoint.reference_layout,
     "pplcnet": pplcnet_checkpoint.reference_layout,
+    "nfnet": nfnet_checkpoint.reference_layout,
 }
 
 # variant → URL of the upstream ImageNet checkpoint.
@@ -25,6 +30,7 @@ IMAGENET_URLS = {
     "vanillanet": lambda variant: VANILLANET_URL.format(name=variant),
     "convnext": lambda variant: CONVNEXT_VARIANTS[variant].imagenet_url,
     "pplcnet": lambda variant: PPLCNET_VARIANTS[variant].imagenet_url,
+    "nfnet": lambda variant: NFNET_URL.format(file=NFNET_VARIANTS[variant].checkpoint_file),
 }
 
 

@@ -58,3 +58,24 @@ def merge_pointwise_after(kernel1, bias1, kernel2, bias2):
     """
     pointwise = kernel2.reshape(kernel2.shape[-2], kernel2.shape[-1])
     return kernel1 @ pointwise, bias1 @ pointwise + bias2
+
+
+def standardize_weight(kernel, gain, epsilon, form="timm"):
+    """A WSConv2D's effective Conv2D kernel: scaled weight standardisation, per output channel.
+
+    kernel (kh, kw, in/groups, out), gain (out,); N = kh·kw·in/groups, μ and σ² the
+    (biased) mean and variance over those N weights of each output channel:
+    "timm": g·(W − μ) / (sqrt(σ² + ε)·sqrt(N)); "deepmind": g·(W − μ)·rsqrt(max(σ²·N, ε)).
+    Computed in float64 and returned in the kernel's dtype.
+    """
+    weights = np.asarray(kernel, dtype=np.float64)
+    fan_in = np.prod(weights.shape[:-1])
+    mean = weights.mean(axis=(0, 1, 2), keepdims=True)
+    variance = weights.var(axis=(0, 1, 2), keepdims=True)
+    if form == "timm":
+        scale = gain / (np.sqrt(variance + epsilon) * np.sqrt(fan_in))
+    elif form == "deepmind":
+        scale = gain / np.sqrt(np.maximum(variance * fan_in, epsilon))
+    else:
+        raise ValueError(f"form must be 'timm' or 'deepmind'. Received: form={form!r}")
+    return ((weights - mean) * scale).astype(np.asarray(kernel).dtype)

@@ -1,12 +1,13 @@
 """to_deploy(model): a NEW inference model with everything foldable folded."""
 
-from keras_minimal.deploy import convnext, pplcnet, vanillanet
+from keras_minimal.deploy import convnext, nfnet, pplcnet, vanillanet
 
 # family → (check that the model can be fused, write fused weights into a deploy-form twin)
 _CONVERTERS = {
     "vanillanet": (vanillanet.check_fusable, vanillanet.fuse_into),
     "convnext": (convnext.check_fusable, convnext.fuse_into),
     "pplcnet": (pplcnet.check_fusable, pplcnet.fuse_into),
+    "nfnet": (nfnet.check_fusable, nfnet.fuse_into),
 }
 
 
@@ -19,6 +20,8 @@ def to_deploy(model):
     `switch_to_deploy`. Needs λ = 1 (raises ValueError otherwise).
     PP-LCNet: every BatchNorm folded into the convolution before it.
     ConvNeXt: the same weights in a graph without stochastic-depth layers.
+    NFNet: every weight-standardised convolution (WSConv2D) becomes a plain Conv2D whose
+    kernel is the standardised kernel times its gain, so nothing is recomputed per call.
     """
     from keras_minimal.applications import families
 

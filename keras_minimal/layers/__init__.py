@@ -5,8 +5,11 @@ from keras_minimal.layers.banded_depthwise_conv import BandedDepthwiseConv2D
 from keras_minimal.layers.deep_training_activation import DeepTrainingActivation
 from keras_minimal.layers.exact_gelu import ExactGELU, exact_gelu
 from keras_minimal.layers.layer_scale import LayerScale
+from keras_minimal.layers.scaled_activation import ScaledActivation, gelu_approximate
 from keras_minimal.layers.series_activation import SeriesActivation
+from keras_minimal.layers.skip_init_gain import SkipInitGain
 from keras_minimal.layers.stochastic_depth import StochasticDepth
+from keras_minimal.layers.ws_conv2d import WSConv2D
 
 __all__ = [
     "AdaptiveMaxPooling2D",
@@ -14,7 +17,11 @@ __all__ = [
     "DeepTrainingActivation",
     "ExactGELU",
     "LayerScale",
+    "ScaledActivation",
     "SeriesActivation",
+    "SkipInitGain",
     "StochasticDepth",
+    "WSConv2D",
     "exact_gelu",
+    "gelu_approximate",
 ]

@@ -38,6 +38,8 @@ class ReferenceLayout:
         choose: optional; for families whose checkpoints come in several name
             layouts (ConvNeXt: official and timm), given the checkpoint's names,
             returns the layout to match them against.
+        translate: optional; renames (and re-lays out) a checkpoint given in another
+            naming onto the targets' names, e.g. DeepMind's Haiku names onto timm's.
     """
 
     description: str
@@ -46,6 +48,7 @@ class ReferenceLayout:
     diagnose: Callable[[set], str | None] = lambda names: None
     hint: Callable[[dict, dict], str | None] = lambda problems, checkpoint: None
     choose: Callable[[set], "ReferenceLayout"] | None = None
+    translate: Callable[[dict], dict] = lambda checkpoint: checkpoint
 
 
 def weight_and_bias_targets(prefix, layer, conversion):
@@ -88,6 +91,7 @@ def _listing(names):
 
 def plan_assignments(layout, checkpoint):
     """[(variable, keras-layout array)] for every target, or ValueError listing every problem."""
+    checkpoint = layout.translate(checkpoint)
     names = {n for n in checkpoint if not n.endswith(_IGNORED_SUFFIXES)}
     if layout.choose is not None:
         layout = layout.choose(names)
@@ -108,7 +112,7 @@ def plan_assignments(layout, checkpoint):
             mismatched[name] = (tuple(array.shape), expected)
             continue
         value = target.conversion.to_keras(array).astype(target.variable.dtype, copy=False)
-        assignments.append((target.variable, np.ascontiguousarray(value)))
+        assignments.append((target.variable, np.asarray(value, order="C")))  # keeps 0-d
 
     if missing or unexpected or mismatched:
         problems = {"missing": missing, "unexpected": unexpected, "mismatched": mismatched}

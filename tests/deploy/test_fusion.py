@@ -78,3 +78,30 @@ def test_merge_dense_pair(rng):
     )
     merged_kernel, merged_bias = merge_pointwise_after(k1, b1, k2, b2)
     np.testing.assert_allclose(x @ merged_kernel + merged_bias, (x @ k1 + b1) @ k2 + b2)
+
+
+@pytest.mark.parametrize("form, epsilon", [("timm", 1e-5), ("deepmind", 1e-4)])
+@pytest.mark.parametrize("shape", [(3, 3, 4, 6), (1, 1, 8, 5), (3, 3, 1, 2)])
+def test_standardize_weight_matches_per_channel_computation(rng, form, epsilon, shape):
+    from keras_minimal.deploy.fusion import standardize_weight
+    from tests.numpy_reference import scaled_standardized_kernel
+
+    kernel = rng.normal(0.1, 0.5, shape).astype("float32")
+    gain = rng.uniform(0.5, 2.0, shape[-1]).astype("float32")
+    folded = standardize_weight(kernel, gain, epsilon, form)
+    assert folded.dtype == np.float32
+    expected = scaled_standardized_kernel(kernel, gain, epsilon, form)
+    np.testing.assert_allclose(folded, expected, rtol=1e-6, atol=1e-7)
+    # A standardised kernel has zero mean and gain²/N variance per output channel.
+    flat = folded.reshape(-1, shape[-1]).astype(np.float64)
+    np.testing.assert_allclose(flat.mean(axis=0), 0.0, atol=1e-6)
+    fan_in = flat.shape[0]
+    if fan_in > 1:
+        np.testing.assert_allclose(flat.var(axis=0) * fan_in, gain**2, rtol=1e-3)
+
+
+def test_standardize_weight_rejects_unknown_forms(rng):
+    from keras_minimal.deploy.fusion import standardize_weight
+
+    with pytest.raises(ValueError, match="form must be 'timm' or 'deepmind'"):
+        standardize_weight(np.ones((1, 1, 2, 2)), np.ones(2), 1e-5, "batch_norm")

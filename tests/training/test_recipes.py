@@ -74,3 +74,35 @@ def test_pplcnet_recipes_follow_paddleclas():
     assert (recipe.optimizer, recipe.momentum, recipe.epochs) == ("sgd", 0.9, 360)
     assert recipe.scaled_learning_rate(256) == pytest.approx(0.1)
     assert recipe.weight_decay == 3e-5 and recipe.label_smoothing == 0.1
+
+
+def test_nfnet_recipes_are_the_papers():
+    from keras_minimal.applications.nfnet.variants import VARIANTS
+
+    assert sorted(n for n in RECIPES if n.startswith("nfnet")) == [f"nfnet_f{i}" for i in range(8)]
+    for name, variant in VARIANTS.items():
+        recipe = get_recipe(name)
+        assert (recipe.train_image_size, recipe.eval_image_size) == (
+            variant.train_image_size,
+            variant.test_image_size,
+        )
+        assert recipe.model_kwargs == {"drop_rate": variant.drop_rate, "drop_path_rate": 0.25}
+        assert (recipe.optimizer, recipe.momentum, recipe.nesterov) == ("sgd", 0.9, True)
+        assert (recipe.epochs, recipe.warmup_epochs, recipe.weight_decay) == (360, 5, 2e-5)
+        assert (recipe.label_smoothing, recipe.ema_decay, recipe.agc_clipping) == (
+            0.1,
+            0.99999,
+            0.01,
+        )
+    assert get_recipe("nfnet_f3").scaled_learning_rate(4096) == pytest.approx(1.6)
+    assert get_recipe("nfnet_f0").randaugment == "rand-m5-n4"
+
+
+def test_nfnet_recipe_model_kwargs_build_the_model():
+    import keras
+
+    recipe = get_recipe("nfnet_f1")
+    with keras.StatelessScope(initialize_variables=False):
+        model = keras_minimal.create_model(recipe.model, **recipe.model_kwargs)
+    assert model.get_layer("head_drop").rate == 0.3
+    assert model.get_layer("stages_3_5_drop_path").rate == pytest.approx(0.25 * 23 / 24)

@@ -1,9 +1,9 @@
 """The papers' training recipes as data, one module per family."""
 
-from keras_minimal.training.recipes import convnext, pplcnet, vanillanet
+from keras_minimal.training.recipes import convnext, nfnet, pplcnet, vanillanet
 from keras_minimal.training.recipes.schema import Recipe
 
-RECIPES = {**vanillanet.RECIPES, **convnext.RECIPES, **pplcnet.RECIPES}
+RECIPES = {**vanillanet.RECIPES, **convnext.RECIPES, **nfnet.RECIPES, **pplcnet.RECIPES}
 
 
 def get_recipe(model_name):

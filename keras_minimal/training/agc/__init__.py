@@ -1,0 +1,27 @@
+"""Adaptive gradient clipping (AGC, Brock et al. 2021) for model.fit on every backend."""
+
+from keras_minimal.training.agc.clipping import (
+    ClipRule,
+    clip_gradients,
+    clip_unitwise,
+    unit_axes,
+    unitwise_norm,
+)
+from keras_minimal.training.agc.model import (
+    AdaptiveGradientClipping,
+    AGCModel,
+    AGCSettings,
+    clip_rules,
+)
+
+__all__ = [
+    "AGCModel",
+    "AGCSettings",
+    "AdaptiveGradientClipping",
+    "ClipRule",
+    "clip_gradients",
+    "clip_rules",
+    "clip_unitwise",
+    "unit_axes",
+    "unitwise_norm",
+]
