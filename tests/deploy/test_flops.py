@@ -83,6 +83,19 @@ def test_pplcnet_macs_against_the_paper(name):
     assert _macs(name, deploy=True) / 1e6 == mmacs
 
 
+# GMACs at the test resolution from the NFNet paper (Table 2: F0 12.38 G at 256², ...).
+NFNET_PAPER_GMACS = {"nfnet_f0": (256, 12.38), "nfnet_f1": (320, 35.54), "nfnet_f2": (352, 62.59)}
+
+
+@pytest.mark.parametrize("name", sorted(NFNET_PAPER_GMACS))
+def test_nfnet_macs_match_the_paper_in_both_graphs(name):
+    size, paper = NFNET_PAPER_GMACS[name]
+    for deploy in (False, True):
+        with keras.StatelessScope(initialize_variables=False):
+            model = keras_minimal.create_model(name, deploy=deploy, input_shape=(size, size, 3))
+        assert abs(count_macs(model) / 1e9 - paper) <= 0.005
+
+
 def test_counts_each_layer_type_directly():
     inputs = keras.Input((16, 16, 8))
     x = keras.layers.Conv2D(12, 3, strides=2, padding="same", groups=4)(inputs)  # 8×8×12
