@@ -11,6 +11,7 @@ interpolation, augmentation, seed, num_hosts, host_index, start_step, epochs,
 deterministic, num_classes, strict, ...).
 """
 
+from keras_minimal.training.data.arrays import ArraySource
 from keras_minimal.training.data.folders import ImageFolderSource, list_image_folder
 from keras_minimal.training.data.pipeline import make_dataset, steps_per_epoch_for
 from keras_minimal.training.data.sources import RecordSource
@@ -53,6 +54,7 @@ def open_source(spec, split="train", **kwargs):
 
 
 __all__ = [
+    "ArraySource",
     "ImageFolderSource",
     "RecordSource",
     "TFDSSource",

@@ -63,7 +63,10 @@ def _check_label(label, name, num_classes):
         return tf.identity(label)
 
 
-def _training_stream(source, seed, num_hosts, host_index, per_host_examples, epochs):
+def _training_stream(source, seed, num_hosts, host_index, per_host_examples, start, epochs):
+    """(record, example seed) from element `start` of the per-host stream on."""
+    start_epoch, skip = divmod(int(start), per_host_examples)
+
     def epoch_stream(epoch):
         records = source.epoch_records(epoch, seed)
         if num_hosts > 1:
@@ -78,8 +81,29 @@ def _training_stream(source, seed, num_hosts, host_index, per_host_examples, epo
 
         return records.map(with_seed)
 
-    epochs_range = tf.data.Dataset.range(epochs) if epochs else tf.data.Dataset.range(2**62)
-    return epochs_range.flat_map(epoch_stream)
+    stream = tf.data.Dataset.range(start_epoch, epochs if epochs else 2**62)
+    stream = stream.flat_map(epoch_stream)
+    return stream.skip(skip) if skip else stream
+
+
+def _train_image(source, record, example_seed, image_size, crop, area, ratio, interpolation):
+    loaded, label, name = source.load(record)
+    crop_seed = preprocessing.fold_seed(example_seed, 0)
+    if source.decoded:
+        image = tf.cast(loaded, tf.float32)
+        if crop:
+            image = preprocessing.random_resized_crop(
+                image, crop_seed, image_size, area, ratio, interpolation
+            )
+        elif image_size is not None:
+            image = preprocessing.resize(image, (image_size, image_size), interpolation)
+    elif crop:
+        image = preprocessing.train_crop(loaded, crop_seed, image_size, area, ratio, interpolation)
+    else:
+        image = preprocessing.resize(
+            preprocessing.decode_image(loaded), (image_size, image_size), interpolation
+        )
+    return image, label, name
 
 
 def make_dataset(
@@ -98,7 +122,9 @@ def make_dataset(
     num_hosts=1,
     host_index=0,
     start_step=0,
+    steps_per_epoch=None,
     epochs=None,
+    train_crop=True,
     deterministic=True,
     num_classes=None,
     strict=False,
@@ -121,6 +147,9 @@ def make_dataset(
         seed: the data seed (epoch order and every augmentation draw).
         num_hosts, host_index: per-host sharding (multi-process data parallel).
         start_step: training: skip to this global step (resume) without decoding.
+        steps_per_epoch: training: global batches per epoch (default: examples // global
+            batch); every host yields this many batches per epoch.
+        train_crop: training: the Inception crop (True) or only a resize to image_size.
         epochs: training: stop after this many epochs (None: repeat for ever).
         deterministic: keep the parallel map in order (needed for exact resume); False
             lets tf.data emit elements out of order for throughput.
@@ -149,7 +178,7 @@ def make_dataset(
             "MixUp/CutMix and one-hot targets work on batches: pass batch_size. "
             "Received: batch_size=None"
         )
-    if image_size is None and training:
+    if image_size is None and training and (train_crop or not source.decoded):
         raise ValueError("Training crops need an output size. Received: image_size=None")
     if image_size is None and hasattr(source, "check_same_size"):
         source.check_same_size()
@@ -158,18 +187,27 @@ def make_dataset(
 
     if training:
         per_host_batch = batch_size or 1
-        steps = steps_per_epoch_for(source.num_examples, per_host_batch * num_hosts)
+        steps = steps_per_epoch or steps_per_epoch_for(
+            source.num_examples, per_host_batch * num_hosts
+        )
         per_host_examples = steps * per_host_batch
-        records = _training_stream(source, seed, num_hosts, host_index, per_host_examples, epochs)
-        if start_step:
-            records = records.skip(int(start_step) * per_host_batch)
+        records = _training_stream(
+            source,
+            seed,
+            num_hosts,
+            host_index,
+            per_host_examples,
+            int(start_step) * per_host_batch,
+            epochs,
+        )
 
         def load_train(record, example_seed):
-            image_bytes, label, name = source.load(record)
-            image = preprocessing.train_crop(
-                image_bytes,
-                preprocessing.fold_seed(example_seed, 0),
+            image, label, name = _train_image(
+                source,
+                record,
+                example_seed,
                 image_size,
+                train_crop,
                 area_range,
                 aspect_ratio_range,
                 interpolation,
@@ -189,8 +227,15 @@ def make_dataset(
             records = records.shard(num_hosts, host_index)
 
         def load_eval(record):
-            image_bytes, label, name = source.load(record)
-            image = preprocessing.eval_image(image_bytes, image_size, crop_pct, interpolation)
+            loaded, label, name = source.load(record)
+            if source.decoded:
+                image = tf.cast(loaded, tf.float32)
+                if image_size is not None:
+                    image = preprocessing.eval_resize_and_crop(
+                        image, image_size, crop_pct, interpolation
+                    )
+            else:
+                image = preprocessing.eval_image(loaded, image_size, crop_pct, interpolation)
             return image, label, name
 
         dataset = records.map(load_eval, num_parallel_calls=num_parallel_calls)

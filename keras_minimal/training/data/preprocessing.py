@@ -106,6 +106,29 @@ def train_crop(
     return resize(image, (image_size, image_size), interpolation)
 
 
+def random_resized_crop(
+    image,
+    seed,
+    image_size,
+    area_range=DEFAULT_AREA_RANGE,
+    aspect_ratio_range=DEFAULT_ASPECT_RATIO_RANGE,
+    interpolation="bicubic",
+):
+    """The training crop for an already decoded image."""
+    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+        tf.shape(image),
+        bounding_boxes=tf.constant([0.0, 0.0, 1.0, 1.0], shape=[1, 1, 4]),
+        seed=seed,
+        min_object_covered=0.0,
+        aspect_ratio_range=aspect_ratio_range,
+        area_range=area_range,
+        max_attempts=10,
+        use_image_if_no_bounding_boxes=True,
+    )
+    image = tf.slice(image, begin, size)
+    return resize(image, (image_size, image_size), interpolation)
+
+
 def random_flip(image, seed, probability=0.5):
     flip = tf.random.stateless_uniform([], seed) < probability
     return tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)

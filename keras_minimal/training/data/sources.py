@@ -18,6 +18,7 @@ class RecordSource:
 
     num_examples = None
     num_classes = None
+    decoded = False  # True: load() returns a decoded image tensor instead of bytes
 
     def epoch_records(self, epoch, shuffle_seed):
         raise NotImplementedError
