@@ -25,3 +25,23 @@ class RecordSource:
 
     def load(self, record):
         raise NotImplementedError
+
+
+def block_shuffle(records, block_size, seed):
+    """Shuffle within consecutive blocks with stateless keys from `seed` (shape [2], may be a
+    tensor): a shuffle buffer whose order is a pure function of the seed, so that an epoch
+    replays identically after a restart (Dataset.shuffle's seed must be a Python int)."""
+    import tensorflow as tf
+
+    def keyed(position, record):
+        key = tf.random.stateless_uniform(
+            [], tf.random.experimental.stateless_fold_in(seed, position)
+        )
+        return key, record
+
+    def shuffle_block(keys, block):
+        order = tf.argsort(keys)
+        return tf.nest.map_structure(lambda x: tf.gather(x, order), block)
+
+    blocks = records.enumerate().map(keyed).batch(block_size).map(shuffle_block)
+    return blocks.unbatch()

@@ -7,7 +7,7 @@ crop window, as for the other sources.
 
 import tensorflow as tf
 
-from keras_minimal.training.data.sources import RecordSource
+from keras_minimal.training.data.sources import RecordSource, block_shuffle
 
 
 def _import_tfds():
@@ -60,13 +60,14 @@ class TFDSSource(RecordSource):
                     f"TFDS dataset {name!r} has no {key!r} feature; its features are "
                     f"{sorted(info.features)}. Pass image_key=/label_key=."
                 )
+        self._records = self.builder.as_dataset(
+            split=split, shuffle_files=False, decoders={image_key: tfds.decode.SkipDecoding()}
+        )
         try:
             self.num_examples = int(info.splits[split].num_examples)
-        except (KeyError, ValueError) as error:
-            raise ValueError(
-                f"TFDS dataset {name!r} has no split {split!r} ({error}). Splits: "
-                f"{sorted(info.splits)}."
-            ) from None
+        except (KeyError, ValueError):
+            # No split metadata (e.g. tfds.testing.mock_data): count the records.
+            self.num_examples = int(self._records.reduce(0, lambda count, _: count + 1))
         if self.num_examples == 0:
             raise ValueError(
                 f"TFDS dataset {name!r} split {split!r} is empty or not prepared: pass "
@@ -77,16 +78,13 @@ class TFDSSource(RecordSource):
         self.name, self.split = name, split
         self.image_key, self.label_key = image_key, label_key
         self.shuffle_buffer = int(shuffle_buffer)
-        self._records = self.builder.as_dataset(
-            split=split, shuffle_files=False, decoders={image_key: tfds.decode.SkipDecoding()}
-        )
 
     def epoch_records(self, epoch, shuffle_seed):
         records = self._records
         if shuffle_seed is None:
             return records
-        seed = tf.cast(shuffle_seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
-        return records.shuffle(self.shuffle_buffer, seed=seed)
+        seed = tf.stack([tf.cast(shuffle_seed, tf.int64) + 1, tf.cast(epoch, tf.int64)])
+        return block_shuffle(records, self.shuffle_buffer, seed)
 
     def load(self, record):
         name = tf.strings.join([self.name, ":", self.split])

@@ -10,7 +10,7 @@ import logging
 
 import tensorflow as tf
 
-from keras_minimal.training.data.sources import RecordSource
+from keras_minimal.training.data.sources import RecordSource, block_shuffle
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ class TFRecordSource(RecordSource):
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-        buffer_seed = tf.cast(shuffle_seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
-        return records.shuffle(self.shuffle_buffer, seed=buffer_seed)
+        seed = tf.stack([tf.cast(shuffle_seed, tf.int64) + 1, tf.cast(epoch, tf.int64)])
+        return block_shuffle(records, self.shuffle_buffer, seed)
 
     def load(self, record):
         parsed = tf.io.parse_single_example(record, FEATURES)
