@@ -316,6 +316,7 @@ class Trainer:
                 steps_per_epoch=self.steps_per_epoch - step_in_epoch,
                 validation_data=val_data,
                 callbacks=callbacks,
+                shuffle=False,  # the pipeline shuffles, seeded per epoch
                 verbose=self.verbose,
             )
             _merge(history, partial.history)
@@ -328,6 +329,7 @@ class Trainer:
                 steps_per_epoch=self.steps_per_epoch,
                 validation_data=val_data,
                 callbacks=callbacks,
+                shuffle=False,  # the pipeline shuffles, seeded per epoch
                 verbose=self.verbose,
             )
             _merge(history, rest.history)
