@@ -39,6 +39,18 @@ flags.DEFINE_string("output", None, "Also write the results as JSON here.")
 flags.mark_flag_as_required("data")
 
 
+def check_model_flags():
+    import keras_minimal
+
+    if bool(FLAGS.model) == bool(FLAGS.model_config):
+        raise app.UsageError("Pass exactly one of --model and --model_config.")
+    if FLAGS.model and FLAGS.model not in keras_minimal.list_models():
+        raise app.UsageError(
+            f"Unknown --model={FLAGS.model!r}. Choose one of: "
+            f"{', '.join(keras_minimal.list_models())}."
+        )
+
+
 def build_model(classes):
     import keras_minimal
     from keras_minimal.applications import families
@@ -75,6 +87,7 @@ def main(argv):
     from keras_minimal.training.data import make_dataset
     from keras_minimal.training.evaluation import evaluate
 
+    check_model_flags()
     source = open_source()
     classes = FLAGS.classes or source.num_classes or 1000
     model = build_model(classes)
