@@ -144,14 +144,18 @@ class Trainer:
         self.jit_compile = resolve_jit(jit_compile, distribution)
         self.augmentation = Augmentation.from_recipe(recipe, self.num_classes, randaugment_backend)
         wrapper = train_step_wrapper or train_steps.wrapper_for(recipe)
+        previous_policy = keras.config.dtype_policy()
         keras.config.set_dtype_policy(self.precision)
         # Same initial weights and dropout seeds on every host and every restart.
         keras.utils.set_random_seed(self.seed)
-        with distribution.scope():
-            self.model = self._build_model(model, model_kwargs or {})
-            if wrapper is not None:
-                self.model = wrapper(self.model, recipe)
-            self._compile()
+        try:
+            with distribution.scope():
+                self.model = self._build_model(model, model_kwargs or {})
+                if wrapper is not None:
+                    self.model = wrapper(self.model, recipe)
+                self._compile()
+        finally:
+            keras.config.set_dtype_policy(previous_policy)  # the layers keep theirs
         self.manager = checkpointing.CheckpointManager(os.path.join(output_dir, "checkpoints"))
 
     def _build_model(self, model, model_kwargs):

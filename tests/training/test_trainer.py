@@ -184,3 +184,23 @@ def test_recipe_names_and_overrides():
     assert recipe.deep_training_epochs == 10  # λ keeps its third of the run
     custom = resolve_recipe('vanillanet_6,model_kwargs={"drop_rate": 0.1}', "x", RECIPES)
     assert custom.model_kwargs == {"drop_rate": 0.1} and custom.layer_decay == 0.8
+
+
+def test_mixed_float16_trains_with_loss_scaling_and_keeps_the_ema(tmp_path):
+    trainer = _trainer(
+        tmp_path, mixed_precision="mixed_float16", recipe=dataclasses.replace(RECIPE, epochs=1)
+    )
+    assert isinstance(trainer.model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert trainer.model.get_layer("stem1_conv").compute_dtype == "float16"
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    history = trainer.fit()
+    assert np.isfinite(history["loss"]).all()
+    assert os.path.exists(tmp_path / "final_ema.weights.h5")
+
+
+def test_precision_and_jit_defaults_on_cpu(tmp_path):
+    trainer = _trainer(tmp_path, mixed_precision="auto", jit_compile="auto")
+    assert trainer.precision == "float32"  # bf16 only on GPU
+    assert trainer.jit_compile is (keras.backend.backend() == "jax")
+    with pytest.raises(ValueError, match="mixed_precision must be one of"):
+        _trainer(tmp_path, mixed_precision="fp8")
