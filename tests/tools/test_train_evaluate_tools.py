@@ -55,6 +55,7 @@ def test_evaluate_reports_metrics_for_train_and_deploy_graphs(tmp_path):
     np.testing.assert_allclose(outputs["train"]["loss"], outputs["deploy"]["loss"], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_unknown_model_and_flag_values_list_the_choices(tmp_path):
     result = _tool("tools/train.py", "--model=resnet50", "--data=x", f"--output_dir={tmp_path}")
     assert result.returncode != 0
