@@ -234,6 +234,14 @@ class Trainer:
             **self._pipeline_options(),
         )
 
+    def validation_steps(self):
+        """Batches in this host's share of the validation data (None if unknown)."""
+        count = getattr(self.val_source, "num_examples", None)
+        if not count:
+            return None
+        hosts, host = self.distribution.num_hosts, self.distribution.host_index
+        return -(-len(range(host, count, hosts)) // self.per_host_batch)
+
     # -- state ---------------------------------------------------------------------------
     def _run_settings(self):
         return {
@@ -278,7 +286,7 @@ class Trainer:
         if decay_epochs and deep_training_layers(self.model):
             callbacks.append(DeepTrainingScheduler(decay_epochs))
         if val_data is not None and ema.ema_optimizer(self.model.optimizer) is not None:
-            callbacks.append(ema.EMAEvaluation(val_data))
+            callbacks.append(ema.EMAEvaluation(val_data, steps=self.validation_steps()))
         callbacks.append(
             checkpointing.CheckpointCallback(
                 self.manager,
@@ -319,6 +327,7 @@ class Trainer:
                 epochs=epoch + 1,
                 steps_per_epoch=self.steps_per_epoch - step_in_epoch,
                 validation_data=val_data,
+                validation_steps=self.validation_steps() if val_data is not None else None,
                 callbacks=callbacks,
                 shuffle=False,  # the pipeline shuffles, seeded per epoch
                 verbose=self.verbose,
@@ -332,6 +341,7 @@ class Trainer:
                 epochs=self.epochs,
                 steps_per_epoch=self.steps_per_epoch,
                 validation_data=val_data,
+                validation_steps=self.validation_steps() if val_data is not None else None,
                 callbacks=callbacks,
                 shuffle=False,  # the pipeline shuffles, seeded per epoch
                 verbose=self.verbose,

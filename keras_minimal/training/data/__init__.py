@@ -41,18 +41,6 @@ def tfds(name, split, *, training, data_dir=None, manual_dir=None, download=Fals
     return make_dataset(source, training=training, **options)
 
 
-def open_source(spec, split="train", **kwargs):
-    """A RecordSource from a command-line spec: a directory (ImageFolder), a TFRecord glob,
-    or "tfds:<name>" (split from `split`)."""
-    import os
-
-    if spec.startswith("tfds:"):
-        return TFDSSource(spec[len("tfds:") :], split, **kwargs)
-    if os.path.isdir(spec):
-        return ImageFolderSource(spec, **kwargs)
-    return TFRecordSource(spec, **kwargs)
-
-
 __all__ = [
     "ArraySource",
     "ImageFolderSource",
@@ -63,7 +51,6 @@ __all__ = [
     "image_folder",
     "list_image_folder",
     "make_dataset",
-    "open_source",
     "steps_per_epoch_for",
     "tfds",
     "tfrecords",
