@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import os
+import tempfile
 
 import keras
 
@@ -350,20 +351,27 @@ class Trainer:
         self.save_final()
         return history
 
+    def _save_weights(self, name):
+        """model.save_weights on every host (it can be collective under multi-process JAX);
+        only host 0 keeps the file."""
+        if self.distribution.host_index == 0:
+            os.makedirs(self.output_dir, exist_ok=True)
+            self.model.save_weights(os.path.join(self.output_dir, name))
+            return
+        with tempfile.TemporaryDirectory() as scratch:
+            self.model.save_weights(os.path.join(scratch, name))
+
     def save_final(self):
         """final.weights.h5 (the trained weights) and final_ema.weights.h5; the model then
         holds its EMA weights, as after Keras' own fit with use_ema=True."""
         values = ema.ema_values(self.model)
-        if self.distribution.host_index == 0:
-            os.makedirs(self.output_dir, exist_ok=True)
-            self.model.save_weights(os.path.join(self.output_dir, "final.weights.h5"))
-            if values is not None:
-                ema.save_ema_weights(
-                    self.model, os.path.join(self.output_dir, "final_ema.weights.h5")
-                )
-        if values is not None:
-            for variable, value in zip(self.model.trainable_variables, values, strict=True):
-                variable.assign(value)
+        self._save_weights("final.weights.h5")
+        if values is None:
+            return
+        with ema.ema_weights(self.model):
+            self._save_weights("final_ema.weights.h5")
+        for variable, value in zip(self.model.trainable_variables, values, strict=True):
+            variable.assign(value)
 
 
 def _tensorboard_installed():

@@ -59,9 +59,60 @@ def test_jax_data_parallel_on_two_cpu_devices(tmp_path):
     assert np.isfinite(result["loss"]).all() and len(result["loss"]) == 2
 
 
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax")
+def test_jax_data_parallel_across_two_processes_on_localhost(tmp_path):
+    """keras.distribution.initialize on localhost: 2 processes × 1 CPU device."""
+    port = str(_free_port())
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("XLA_FLAGS", None)
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.training.distributed_worker",
+                "multiprocess",
+                str(tmp_path),
+                str(i),
+                port,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, out[-2000:] + err[-3000:]
+        line = [x for x in out.splitlines() if x.startswith("RESULT ")][-1]
+        results.append(json.loads(line[len("RESULT ") :]))
+    assert [r["process"] for r in results] == [0, 1]
+    assert all(r["processes"] == 2 and r["replicas"] == 2 for r in results)
+    assert all(r["kernel_devices"] == 2 for r in results)
+    # Each process reads its own half of every epoch (4 per-host batches of 4 per epoch).
+    hosts = [r["seen"]["0"] for r in results]
+    assert len(hosts[0]) == len(hosts[1]) == 16
+    assert sorted(hosts[0] + hosts[1]) == list(range(32))
+    # One SPMD program: both processes report the same global losses.
+    assert results[0]["loss"] == results[1]["loss"]
+    assert os.path.exists(tmp_path / "0" / "final_ema.weights.h5")
+    assert not os.path.exists(tmp_path / "1" / "final.weights.h5")  # host 0 writes
+
+
 def test_per_host_sharding_for_two_processes():
-    """What each of two JAX processes reads (the 2-process run itself does not complete
-    on CPU here; see README): disjoint halves of every epoch, the same number of steps."""
+    """What each of two hosts reads: disjoint halves of every epoch, the same number of steps."""
     from keras_minimal.training.data import make_dataset
     from tests.training.distributed_worker import indexed_source
 
