@@ -9,6 +9,7 @@ to a temporary file, fsync'ed and renamed over, so a kill at any moment leaves e
 previous checkpoint or the new one, never a torn file.
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -89,7 +90,9 @@ class CheckpointManager:
         path = os.path.join(self.directory, f"ckpt-{step:010d}.npz")
         write_atomically(path, arrays)
         for old in self.paths()[: -self.keep]:
-            os.remove(old)
+            # Several hosts may share the directory: another one may have removed it.
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(old)
         return path
 
     @staticmethod
