@@ -7,9 +7,13 @@ import numpy as np
 
 
 def outputs_logits(model):
-    """True unless the model was built with a softmax head (keras.applications default)."""
+    """Whether the model outputs logits: from its builder arguments (classifier_activation),
+    else from its last layer's activation."""
     config = getattr(model, "builder_config", {}) or {}
-    return config.get("classifier_activation", "softmax") in (None, "linear")
+    if "classifier_activation" in config:
+        return config["classifier_activation"] in (None, "linear")
+    activation = getattr(model.layers[-1], "activation", None) if model.layers else None
+    return getattr(activation, "__name__", None) != "softmax"
 
 
 def evaluate(model, dataset, from_logits=None):

@@ -21,6 +21,7 @@ from keras_minimal.training.data import make_dataset
 from keras_minimal.training.data.pipeline import steps_per_epoch_for
 from keras_minimal.training.deep_training import DeepTrainingScheduler
 from keras_minimal.training.distribute import Distribution, resolve_distribution
+from keras_minimal.training.evaluation import outputs_logits
 from keras_minimal.training.losses import make_loss
 from keras_minimal.training.optimizers import make_optimizer
 
@@ -170,12 +171,8 @@ class Trainer:
         kwargs.setdefault("input_shape", (size, size, 3))
         return create_model(model, classes=self.num_classes, classifier_activation=None, **kwargs)
 
-    def _outputs_logits(self):
-        config = getattr(self.model, "builder_config", {}) or {}
-        return config.get("classifier_activation", None) in (None, "linear")
-
     def _compile(self):
-        from_logits = self._outputs_logits()
+        from_logits = outputs_logits(self.model)
         if not from_logits and self.recipe.loss == "binary_cross_entropy":
             raise ValueError(
                 "binary_cross_entropy needs a model that outputs logits: build it with "
