@@ -62,6 +62,7 @@ def test_kill_during_an_epoch_then_resume_is_bit_exact(tmp_path):
     config = tiny_vanillanet_config(str(tmp_path / "model.json"))
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
     _run(_command(data, config, reference))
+    assert list((reference / "logs").rglob("events.out.tfevents*"))  # TensorBoard logs
 
     process = subprocess.Popen(
         _command(data, config, resumed),
