@@ -11,6 +11,7 @@ CPU latency of each.
 
 import os
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -50,42 +51,46 @@ def build_model(image_size):
     )
 
 
-def train(
-    model,
-    x_train,
-    y_train,
-    epochs,
-    batch_size,
-    learning_rate,
-    weight_decay,
-    warmup_epochs,
-    decay_fraction,
-):
-    import keras
+def demo_recipe(epochs, batch_size, learning_rate, weight_decay, warmup_epochs, decay_fraction):
+    """The demo's training recipe, as data: AdamW with warmup + cosine, λ over a fraction."""
+    from keras_minimal.training.recipes import Recipe
 
-    from keras_minimal.training import DeepTrainingScheduler
-
-    steps_per_epoch = -(-len(x_train) // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0,
-        decay_steps=max(1, (epochs - warmup_epochs) * steps_per_epoch),
-        warmup_target=learning_rate,
-        warmup_steps=warmup_epochs * steps_per_epoch,
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    decay_epochs = max(1, round(epochs * decay_fraction))
-    model.fit(
-        x_train,
-        y_train,
-        batch_size=batch_size,
+    return Recipe(
+        model="vanillanet_digits",
+        source="tools/demo.py",
         epochs=epochs,
-        verbose=2,
-        callbacks=[DeepTrainingScheduler(decay_epochs)],
+        global_batch_size=batch_size,
+        optimizer="adamw",
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        warmup_epochs=warmup_epochs,
+        loss="cross_entropy",
+        deep_training_epochs=max(1, round(epochs * decay_fraction)),
+        train_image_size=FLAGS.image_size,
+        eval_image_size=FLAGS.image_size,
     )
+
+
+def train(model, x_train, y_train, recipe, output_dir):
+    """Train with the library's Trainer (model.fit, recipe optimizer, λ schedule)."""
+    from keras_minimal.training.data import ArraySource
+    from keras_minimal.training.trainer import Trainer
+
+    trainer = Trainer(
+        lambda: model,
+        recipe,
+        ArraySource(x_train, y_train, num_classes=10),
+        output_dir=output_dir,
+        seed=FLAGS.seed,
+        mixed_precision="float32",
+        jit_compile=False,
+        train_crop=False,  # the digits are centred: no crop, no flip
+        hflip=0.0,
+        tensorboard=False,
+        verbose=2,
+    )
+    trainer.fit()
+    return trainer.model
 
 
 def main(argv):
@@ -101,12 +106,7 @@ def main(argv):
     (x_train, y_train), (x_test, y_test) = load_digits_rgb(FLAGS.image_size, seed=FLAGS.seed)
     print(f"digits: {len(x_train)} train / {len(x_test)} test images, {FLAGS.image_size}² RGB")
 
-    model = build_model(FLAGS.image_size)
-    start = time.perf_counter()
-    train(
-        model,
-        x_train,
-        y_train,
+    recipe = demo_recipe(
         FLAGS.epochs,
         FLAGS.batch_size,
         FLAGS.learning_rate,
@@ -114,6 +114,9 @@ def main(argv):
         FLAGS.warmup_epochs,
         FLAGS.decay_fraction,
     )
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as output_dir:
+        model = train(build_model(FLAGS.image_size), x_train, y_train, recipe, output_dir)
     train_seconds = time.perf_counter() - start
     print(f"trained {FLAGS.epochs} epochs in {train_seconds:.0f} s; λ = {model.act_learn}")
 

@@ -13,6 +13,7 @@ from keras_minimal.training.agc.model import (
     AGCSettings,
     clip_rules,
 )
+from keras_minimal.training.agc.trainer_hook import with_adaptive_gradient_clipping
 
 __all__ = [
     "AGCModel",
@@ -24,4 +25,5 @@ __all__ = [
     "clip_unitwise",
     "unit_axes",
     "unitwise_norm",
+    "with_adaptive_gradient_clipping",
 ]

@@ -1,6 +1,7 @@
 """The papers' training recipes as data, one module per family."""
 
 from keras_minimal.training.recipes import convnext, nfnet, pplcnet, vanillanet
+from keras_minimal.training.recipes.overrides import apply_overrides, resolve_recipe
 from keras_minimal.training.recipes.schema import Recipe
 
 RECIPES = {**vanillanet.RECIPES, **convnext.RECIPES, **nfnet.RECIPES, **pplcnet.RECIPES}
@@ -16,4 +17,4 @@ def get_recipe(model_name):
     return RECIPES[model_name]
 
 
-__all__ = ["RECIPES", "Recipe", "get_recipe"]
+__all__ = ["RECIPES", "Recipe", "apply_overrides", "get_recipe", "resolve_recipe"]

@@ -1,0 +1,47 @@
+"""What the pipeline needs from a data source: a deterministic order per epoch, and loading."""
+
+
+class RecordSource:
+    """A labelled image collection that the pipeline (pipeline.py) reads.
+
+    Subclasses set `num_examples` (int, or None if unknown), `num_classes` (int or None)
+    and implement:
+
+    - epoch_records(epoch, shuffle_seed) → tf.data.Dataset of cheap record descriptors
+      in a fixed order for that epoch: a permutation seeded by (shuffle_seed, epoch), or
+      the stored order when shuffle_seed is None. `epoch` may be a tensor.
+    - load(record) → (encoded image bytes, int label, name for messages).
+
+    Sharding across hosts, skipping to a resume step and decoding happen in the pipeline,
+    on the descriptors, so that skipped and other hosts' examples are never decoded.
+    """
+
+    num_examples = None
+    num_classes = None
+    decoded = False  # True: load() returns a decoded image tensor instead of bytes
+
+    def epoch_records(self, epoch, shuffle_seed):
+        raise NotImplementedError
+
+    def load(self, record):
+        raise NotImplementedError
+
+
+def block_shuffle(records, block_size, seed):
+    """Shuffle within consecutive blocks with stateless keys from `seed` (shape [2], may be a
+    tensor): a shuffle buffer whose order is a pure function of the seed, so that an epoch
+    replays identically after a restart (Dataset.shuffle's seed must be a Python int)."""
+    import tensorflow as tf
+
+    def keyed(position, record):
+        key = tf.random.stateless_uniform(
+            [], tf.random.experimental.stateless_fold_in(seed, position)
+        )
+        return key, record
+
+    def shuffle_block(keys, block):
+        order = tf.argsort(keys)
+        return tf.nest.map_structure(lambda x: tf.gather(x, order), block)
+
+    blocks = records.enumerate().map(keyed).batch(block_size).map(shuffle_block)
+    return blocks.unbatch()

@@ -1,0 +1,62 @@
+"""Top-1 / top-5 accuracy, cross-entropy and throughput of a classifier on a dataset."""
+
+import time
+
+import keras
+import numpy as np
+
+
+def outputs_logits(model):
+    """Whether the model outputs logits: from its builder arguments (classifier_activation),
+    else from its last layer's activation."""
+    config = getattr(model, "builder_config", {}) or {}
+    if "classifier_activation" in config:
+        return config["classifier_activation"] in (None, "linear")
+    activation = getattr(model.layers[-1], "activation", None) if model.layers else None
+    return getattr(activation, "__name__", None) != "softmax"
+
+
+def evaluate(model, dataset, from_logits=None):
+    """Evaluate on a dataset of (images, int labels) batches.
+
+    Returns {"top1", "top5", "loss", "examples", "images_per_second"}; images/s counts the
+    whole loop (input pipeline included), after one untimed warm-up batch.
+    """
+    if from_logits is None:
+        from_logits = outputs_logits(model)
+    top1 = top5 = 0
+    loss_sum = 0.0
+    count = 0
+    timed_images, start = 0, None
+    for images, labels in dataset:
+        scores = np.asarray(keras.ops.convert_to_numpy(model.predict_on_batch(images)))
+        labels = np.asarray(labels).reshape(-1).astype(int)
+        if labels.max(initial=0) >= scores.shape[-1] or labels.min(initial=0) < 0:
+            raise ValueError(
+                f"Labels must lie in [0, {scores.shape[-1]}) (the model's classes). "
+                f"Received labels from {labels.min()} to {labels.max()}."
+            )
+        if from_logits:
+            shifted = scores - scores.max(-1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        else:
+            log_probs = np.log(np.clip(scores, 1e-12, 1.0))
+        loss_sum += float(-log_probs[np.arange(len(labels)), labels].sum())
+        ranked = np.argsort(-scores, axis=-1)[:, :5]
+        top1 += int((ranked[:, 0] == labels).sum())
+        top5 += int((ranked == labels[:, None]).any(-1).sum())
+        count += len(labels)
+        if start is None:
+            start = time.perf_counter()
+        else:
+            timed_images += len(labels)
+    if count == 0:
+        raise ValueError("The evaluation dataset is empty.")
+    seconds = time.perf_counter() - start if start is not None else 0.0
+    return {
+        "top1": top1 / count,
+        "top5": top5 / count,
+        "loss": loss_sum / count,
+        "examples": count,
+        "images_per_second": timed_images / seconds if seconds > 0 and timed_images else None,
+    }

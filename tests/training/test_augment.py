@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_minimal.training.augment import (
+    Augmentation,
+    RandAugment,
+    mix_batch,
+    parse_randaugment,
+    random_erasing,
+)
+
+
+def test_timm_policy_strings():
+    policy = parse_randaugment("rand-m9-mstd0.5-inc1")
+    assert (policy.magnitude, policy.magnitude_std, policy.increasing) == (9, 0.5, True)
+    assert (policy.num_layers, policy.probability, policy.magnitude_max) == (2, 0.5, 10)
+    assert parse_randaugment("rand-n3-m7-mmax20-p0.8").fraction == pytest.approx(0.35)
+    with pytest.raises(ValueError, match="timm string such as 'rand-m9-mstd0.5-inc1'"):
+        parse_randaugment("autoaug-m9")
+    with pytest.raises(ValueError, match="Unknown RandAugment key 'w0'"):
+        parse_randaugment("rand-m9-w0")
+
+
+@pytest.mark.parametrize("backend", ["keras_cv", "keras"])
+def test_randaugment_adapter_maps_the_policy_and_runs_in_tf_data(backend):
+    if backend == "keras_cv":
+        pytest.importorskip("keras_cv")
+    augment = RandAugment("rand-n3-m9-mstd0.5-inc1", backend=backend)
+    if backend == "keras_cv":
+        assert augment.layer.augmentations_per_image == 3
+    else:
+        assert augment.layer.num_ops == 3
+    images = tf.data.Dataset.from_tensors(tf.random.uniform((32, 32, 3), 0, 255)).repeat(4)
+    out = list(images.map(augment).as_numpy_iterator())
+    assert out[0].shape == (32, 32, 3) and np.isfinite(out[0]).all()
+
+
+def _batch(n=6, size=8):
+    values = np.arange(n, dtype="float32")[:, None, None, None] * 10.0
+    return tf.constant(np.broadcast_to(values, (n, size, size, 3)).copy()), tf.range(n)
+
+
+def test_mixup_blends_with_the_reversed_batch_and_mixes_targets_alike():
+    images, labels = _batch()
+    mixed, targets = mix_batch(images, labels, tf.constant([1, 2]), 6, mixup_alpha=0.8)
+    lam = float(targets[0, 0])
+    assert 0 < lam < 1
+    np.testing.assert_allclose(targets[0, 5], 1 - lam, rtol=1e-6)
+    expected = images.numpy() * lam + images.numpy()[::-1] * (1 - lam)
+    np.testing.assert_allclose(mixed.numpy(), expected, rtol=1e-5)
+
+
+def test_cutmix_pastes_a_box_and_corrects_lambda_to_its_area():
+    images, labels = _batch(size=16)
+    for seed in range(5):
+        mixed, targets = mix_batch(images, labels, tf.constant([seed, 9]), 6, cutmix_alpha=1.0)
+        lam = float(targets[0, 0])
+        pasted = np.mean(mixed.numpy()[0, :, :, 0] == images.numpy()[5, 0, 0, 0])
+        np.testing.assert_allclose(pasted, 1 - lam, atol=1e-6)
+
+
+def test_switch_probability_and_label_smoothing():
+    images, labels = _batch()
+    kinds = []
+    for seed in range(40):
+        mixed, targets = mix_batch(
+            images,
+            labels,
+            tf.constant([seed, 0]),
+            6,
+            mixup_alpha=0.8,
+            cutmix_alpha=1.0,
+            label_smoothing=0.1,
+        )
+        np.testing.assert_allclose(targets.numpy().sum(1), 1.0, rtol=1e-5)
+        assert targets.numpy().min() >= 0.1 / 6 - 1e-6
+        # CutMix leaves pixels equal to one of the two sources; MixUp blends them all.
+        blended = not np.isin(mixed.numpy()[0], [0.0, 50.0]).all()
+        kinds.append(blended)
+    assert 8 < sum(kinds) < 32  # switch_prob 0.5 between the two
+
+
+def test_no_mixing_when_prob_is_zero():
+    images, labels = _batch()
+    mixed, targets = mix_batch(images, labels, tf.constant([0, 0]), 6, mixup_alpha=1.0, prob=0.0)
+    np.testing.assert_array_equal(mixed, images)
+    np.testing.assert_array_equal(targets, tf.one_hot(labels, 6))
+
+
+def test_random_erasing_replaces_one_box_within_the_area_range():
+    image = tf.fill((40, 40, 3), 7.0)
+    areas = []
+    for seed in range(30):
+        out = random_erasing(image, tf.constant([seed, 1]), probability=1.0).numpy()
+        erased = (out != 7.0).any(-1)
+        rows, cols = np.where(erased)
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert box == erased.sum()  # one filled rectangle
+        areas.append(box / 1600)
+    assert min(areas) >= 0.02 - 0.01 and max(areas) <= 1 / 3 + 0.03
+    unchanged = random_erasing(image, tf.constant([0, 1]), probability=0.0)
+    np.testing.assert_array_equal(unchanged, image)
+
+
+def test_augmentation_from_recipe_and_bad_arguments():
+    from keras_minimal.training.recipes import get_recipe
+
+    augmentation = Augmentation.from_recipe(get_recipe("vanillanet_5"), 10, "keras")
+    assert augmentation.mixes and augmentation.random_erasing == 0.25
+    assert augmentation.color_jitter is None  # timm ignores it with RandAugment
+    with pytest.raises(ValueError, match="switch_prob must lie in"):
+        Augmentation(10, switch_prob=2.0)
