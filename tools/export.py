@@ -66,20 +66,16 @@ def load_model():
     return keras_minimal.create_model(FLAGS.model, **kwargs)
 
 
-def load_images(source, image_size):
-    import numpy as np
+def load_images(model):
+    from keras_minimal.deploy.calibration import calibration_images
 
-    if source is None:
+    if FLAGS.representative_data is None:
         return None
-    if source == "digits":
-        from keras_minimal.training.digits import load_digits_rgb
-
-        (images, _), _ = load_digits_rgb(image_size or 32)
-        return images
-    if source.endswith(".npy"):
-        return np.load(source, allow_pickle=False).astype("float32")
-    raise app.UsageError(
-        f"--representative_data must be 'digits' or a .npy file of NHWC images. Received: {source}"
+    size = FLAGS.image_size or model.input.shape[1]
+    if size is None:
+        raise app.UsageError("--representative_data needs --image_size for this model.")
+    return calibration_images(
+        FLAGS.representative_data, size, limit=FLAGS.num_calibration, crop_pct=FLAGS.crop_pct
     )
 
 
@@ -97,7 +93,7 @@ def main(argv):
     quantization = None if FLAGS.quantization == "none" else FLAGS.quantization
     try:
         model = load_model()
-        data = load_images(FLAGS.representative_data, FLAGS.image_size)
+        data = load_images(model)
         targets = [(f, quantization if f == "tflite" else None) for f in FLAGS.formats]
         results = export_artefacts(
             model,
