@@ -66,13 +66,13 @@ def failed_run(artefact, runtime, numerics, error):
 
 def format_table(checks):
     lines = [
-        f"{'artefact':<28}{'runtime':<16}{'numerics':<9}{'max abs':>10}{'max rel':>10}"
+        f"{'artefact':<34}{'runtime':<16}{'numerics':<9}{'max abs':>10}{'max rel':>10}"
         f"{'top-1':>8}{'tol':>8}  result"
     ]
     for c in checks:
         verdict = "pass" if c.passed else "FAIL: " + (c.error or "outside tolerance")
         lines.append(
-            f"{os.path.basename(c.artefact):<28}{c.runtime.split(' ')[0]:<16}{c.numerics:<9}"
+            f"{os.path.basename(c.artefact):<34}{c.runtime.split(' ')[0]:<16}{c.numerics:<9}"
             f"{c.max_abs_error:>10.2e}{c.max_rel_error:>10.2e}{c.top1_agreement:>8.1%}"
             f"{c.tolerance:>8.0e}  {verdict}"
         )
