@@ -30,8 +30,10 @@ flags.DEFINE_bool("int8_io", False, "int8 inputs and outputs (with --quantizatio
 flags.DEFINE_string(
     "representative_data",
     None,
-    "Calibration/verification images: 'digits' (bundled) or a .npy file of NHWC images.",
+    "Calibration/verification images: 'digits' (bundled), a .npy file of NHWC images, an "
+    "ImageFolder directory or a TFRecord pattern (through the evaluation preprocessing).",
 )
+flags.DEFINE_float("crop_pct", 0.875, "Centre-crop fraction for --representative_data images.")
 flags.DEFINE_integer("num_calibration", 200, "Calibration images for int8.")
 flags.DEFINE_bool(
     "fuse", True, "Fuse into the deploy graph first (keras_minimal.deploy.to_deploy)."
