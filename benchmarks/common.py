@@ -1,48 +1,21 @@
-"""What every benchmark records: the machine, the versions, and the results file."""
+"""Where benchmark results go, with the machine and versions they were measured on."""
 
-import datetime
 import json
 import os
-import platform
-import sys
+
+from keras_minimal.deploy.benchmarking import describe_environment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def environment():
-    versions = {"python": platform.python_version()}
-    for module in ("keras", "tensorflow", "jax", "torch", "numpy", "onnxruntime"):
-        if module in sys.modules:
-            versions[module] = getattr(sys.modules[module], "__version__", "?")
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "command": " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
-    }
-
-
-def write_results(name, results):
-    """Write benchmarks/results/<name>.json (atomically) and return its path."""
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"{name}.json")
+def write_results(name, results, directory=RESULTS):
+    """Write <directory>/<name>.json (atomically) and return its path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{name}.json")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump({"environment": environment(), "results": results}, f, indent=2)
+        json.dump({"environment": describe_environment(), "results": results}, f, indent=2)
         f.write("\n")
     os.replace(tmp, path)
     return path

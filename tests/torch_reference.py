@@ -8,14 +8,14 @@ State-dict names are the official ones.
 import numpy as np
 
 
-def vanillanet_forward(state, x_nhwc, strides, act_num=3, ada_pool=None, act_learn=1.0):
-    """Logits of the official VanillaNet in either form (deploy if `stem.0.weight` is present)."""
-    import torch
+def vanillanet_torch(sd, x, strides, act_num=3, ada_pool=None, act_learn=1.0):
+    """Official VanillaNet logits in torch: `sd` maps official names to tensors, x is NCHW.
+
+    Either form: the deploy graph if `stem.0.weight` is in `sd`, else the training graph.
+    """
     import torch.nn.functional as F
 
-    sd = {k: torch.as_tensor(np.asarray(v)) for k, v in state.items()}
     deploy = "stem.0.weight" in sd
-    x = torch.as_tensor(x_nhwc).permute(0, 3, 1, 2)
 
     def conv(t, p, **kwargs):
         return F.conv2d(t, sd[f"{p}.weight"], sd[f"{p}.bias"], **kwargs)
@@ -71,7 +71,17 @@ def vanillanet_forward(state, x_nhwc, strides, act_num=3, ada_pool=None, act_lea
         x = pointwise_pair(
             x, lambda t: bn(conv(t, "cls1.2"), "cls1.3"), lambda t: conv(t, "cls2.0")
         )
-    return x.flatten(1).numpy()
+    return x.flatten(1)
+
+
+def vanillanet_forward(state, x_nhwc, strides, act_num=3, ada_pool=None, act_learn=1.0):
+    """Logits of the official VanillaNet in either form, numpy in and out."""
+    import torch
+
+    sd = {k: torch.as_tensor(np.asarray(v)) for k, v in state.items()}
+    x = torch.as_tensor(x_nhwc).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        return vanillanet_torch(sd, x, strides, act_num, ada_pool, act_learn).numpy()
 
 
 def random_deploy_state_dict(dims, strides, classes, act_num=3, seed=0):
@@ -128,4 +138,110 @@ def random_training_state_dict(dims, strides, classes, act_num=3, seed=0):
     conv("cls1.2", classes, dims[-1], 1)
     bn("cls1.3", classes)
     conv("cls2.0", classes, classes, 1)
+    return state
+
+
+def convnext_torch(sd, x):
+    """timm ConvNeXt logits (names of timm's convnext_*; depths read off `sd`), x NCHW."""
+    import torch.nn.functional as F
+
+    def layer_norm_2d(t, p):
+        t = t.permute(0, 2, 3, 1)
+        t = F.layer_norm(t, t.shape[-1:], sd[f"{p}.weight"], sd[f"{p}.bias"], eps=1e-6)
+        return t.permute(0, 3, 1, 2)
+
+    x = F.conv2d(x, sd["stem.0.weight"], sd["stem.0.bias"], stride=4)
+    x = layer_norm_2d(x, "stem.1")
+    stage = 0
+    while f"stages.{stage}.blocks.0.gamma" in sd:
+        if f"stages.{stage}.downsample.0.weight" in sd:
+            x = layer_norm_2d(x, f"stages.{stage}.downsample.0")
+            p = f"stages.{stage}.downsample.1"
+            x = F.conv2d(x, sd[f"{p}.weight"], sd[f"{p}.bias"], stride=2)
+        block = 0
+        while f"stages.{stage}.blocks.{block}.gamma" in sd:
+            p = f"stages.{stage}.blocks.{block}"
+            w = sd[f"{p}.conv_dw.weight"]
+            y = F.conv2d(x, w, sd[f"{p}.conv_dw.bias"], padding=3, groups=w.shape[0])
+            y = y.permute(0, 2, 3, 1)
+            y = F.layer_norm(
+                y, y.shape[-1:], sd[f"{p}.norm.weight"], sd[f"{p}.norm.bias"], eps=1e-6
+            )
+            y = F.gelu(F.linear(y, sd[f"{p}.mlp.fc1.weight"], sd[f"{p}.mlp.fc1.bias"]))
+            y = F.linear(y, sd[f"{p}.mlp.fc2.weight"], sd[f"{p}.mlp.fc2.bias"]) * sd[f"{p}.gamma"]
+            x = x + y.permute(0, 3, 1, 2)
+            block += 1
+        stage += 1
+    x = x.mean(dim=(2, 3))
+    x = F.layer_norm(x, x.shape[-1:], sd["head.norm.weight"], sd["head.norm.bias"], eps=1e-6)
+    return F.linear(x, sd["head.fc.weight"], sd["head.fc.bias"])
+
+
+# Stride of the first block of each of timm's six lcnet stages (timm splits PP-LCNet's blocks5
+# into a stride-2 3×3 block and five 5×5 blocks).
+LCNET_STAGE_STRIDES = (1, 2, 2, 2, 1, 2)
+
+
+def lcnet_torch(sd, x):
+    """timm lcnet_* logits (PP-LCNet; widths and SE read off `sd`), x NCHW."""
+    import torch.nn.functional as F
+
+    def bn(t, p):
+        return F.batch_norm(
+            t,
+            sd[f"{p}.running_mean"],
+            sd[f"{p}.running_var"],
+            sd[f"{p}.weight"],
+            sd[f"{p}.bias"],
+            training=False,
+            eps=1e-5,
+        )
+
+    x = F.hardswish(bn(F.conv2d(x, sd["conv_stem.weight"], stride=2, padding=1), "bn1"))
+    stage = 0
+    while f"blocks.{stage}.0.conv_dw.weight" in sd:
+        block = 0
+        while f"blocks.{stage}.{block}.conv_dw.weight" in sd:
+            p = f"blocks.{stage}.{block}"
+            w = sd[f"{p}.conv_dw.weight"]
+            stride = LCNET_STAGE_STRIDES[stage] if block == 0 else 1
+            x = F.conv2d(x, w, stride=stride, padding=w.shape[-1] // 2, groups=w.shape[0])
+            x = F.hardswish(bn(x, f"{p}.bn1"))
+            if f"{p}.se.conv_reduce.weight" in sd:
+                s = x.mean(dim=(2, 3), keepdim=True)
+                s = F.relu(
+                    F.conv2d(s, sd[f"{p}.se.conv_reduce.weight"], sd[f"{p}.se.conv_reduce.bias"])
+                )
+                s = F.conv2d(s, sd[f"{p}.se.conv_expand.weight"], sd[f"{p}.se.conv_expand.bias"])
+                x = x * F.relu6(s + 3.0) / 6.0
+            x = F.hardswish(bn(F.conv2d(x, sd[f"{p}.conv_pw.weight"]), f"{p}.bn2"))
+            block += 1
+        stage += 1
+    x = x.mean(dim=(2, 3), keepdim=True)
+    x = F.hardswish(F.conv2d(x, sd["conv_head.weight"], sd.get("conv_head.bias")))
+    return F.linear(x.flatten(1), sd["classifier.weight"], sd["classifier.bias"])
+
+
+def run_torch(function, state, x_nhwc):
+    """numpy in and out around a *_torch reference function."""
+    import torch
+
+    sd = {k: torch.as_tensor(np.asarray(v)) for k, v in state.items()}
+    with torch.no_grad():
+        return function(sd, torch.as_tensor(x_nhwc).permute(0, 3, 1, 2)).numpy()
+
+
+def random_reference_state(model, seed=0):
+    """A state dict in the model's reference layout (official / timm names and shapes)."""
+    from keras_minimal.applications import families
+
+    rng = np.random.default_rng(seed)
+    layout = families.REFERENCE_LAYOUTS[model.family](model)
+    state = {}
+    for name, target in layout.targets.items():
+        shape = target.conversion.reference_shape(tuple(target.variable.shape))
+        if name.endswith("running_var"):
+            state[name] = rng.uniform(0.5, 1.5, shape).astype("float32")
+        else:
+            state[name] = rng.normal(0, 0.05, shape).astype("float32")
     return state

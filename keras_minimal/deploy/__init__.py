@@ -1,5 +1,7 @@
-"""Deployment: fusion maths (pure numpy) and to_deploy()."""
+"""Deployment: fusion maths (pure numpy), to_deploy(), export() with verification, MAC counts."""
 
+from keras_minimal.deploy.exporter import ExportVerificationError, export, export_artefacts
+from keras_minimal.deploy.flops import count_macs
 from keras_minimal.deploy.to_deploy import to_deploy
 
-__all__ = ["to_deploy"]
+__all__ = ["ExportVerificationError", "count_macs", "export", "export_artefacts", "to_deploy"]

@@ -1,0 +1,243 @@
+"""Latency and throughput of one model across runtimes (Keras, XLA, bf16, SavedModel, TFLite, ORT).
+
+Every exported runtime goes through `export()`, so each artefact is also verified
+against the Keras model before it is timed.
+"""
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+
+import numpy as np
+
+from keras_minimal.deploy.exporter import ExportVerificationError, export
+from keras_minimal.deploy.flops import count_macs
+from keras_minimal.deploy.latency import inference_function, measure_latency
+from keras_minimal.deploy.precision import with_dtype_policy
+from keras_minimal.deploy.runtimes import load_runtime
+
+RUNTIMES = (
+    "keras",  # TensorFlow tf.function, oneDNN kernels
+    "keras_xla",  # tf.function(jit_compile=True)
+    "keras_bf16",  # mixed_bfloat16 policy (AMX / AVX512_BF16 on this CPU)
+    "saved_model",
+    "tflite",  # LiteRT interpreter, XNNPACK
+    "tflite_int8",  # full-integer post-training quantisation
+    "onnx",  # onnxruntime
+    "onnx_int8",  # onnxruntime static QDQ quantisation (per-channel weights)
+)
+_NUMERICS = {"keras_bf16": "bfloat16", "tflite_int8": "int8", "onnx_int8": "int8"}
+
+
+def _quantize_onnx(source, target, calibration, input_name, batch_size):
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            images = np.concatenate([calibration] * -(-batch_size // len(calibration)))
+            starts = range(0, len(images) - batch_size + 1, batch_size)
+            self.batches = iter([{input_name: images[i : i + batch_size]} for i in starts])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quantize_static(
+        source,
+        target,
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+
+
+def runtime_function(model, runtime, workdir, batch_size=1, threads=2, calibration=None):
+    """A callable NHWC float32 batch → outputs running `model` in `runtime`."""
+    if runtime == "keras":
+        return inference_function(model)
+    if runtime == "keras_xla":
+        return inference_function(model, jit_compile=True)
+    if runtime == "keras_bf16":
+        return inference_function(with_dtype_policy(model, "mixed_bfloat16"))
+    if runtime not in RUNTIMES:
+        raise ValueError(f"Unknown runtime {runtime!r}; choose from {RUNTIMES}.")
+    fmt = runtime.removesuffix("_int8")
+    name = f"{model.name}_b{batch_size}_{runtime}"
+    path = os.path.join(workdir, name + ("" if fmt == "saved_model" else f".{fmt}"))
+    options = {"fuse": False, "batch_size": batch_size, "overwrite": True, "threads": threads}
+    if runtime == "tflite_int8":
+        try:
+            export(
+                model, path, fmt, quantization="int8", representative_data=calibration, **options
+            )
+        except ExportVerificationError:
+            pass  # int8 drift on uncalibrated random weights is expected; the row reports it
+    else:
+        export(model, path, fmt, **options)
+    if runtime == "onnx_int8":
+        quantized = path.replace(".onnx", "_int8.onnx")
+        _quantize_onnx(path, quantized, calibration, "image", batch_size)
+        path = quantized
+    return load_runtime(fmt, path, threads)
+
+
+def _inputs(model, batch_size, seed=0):
+    shape = (batch_size, *model.input.shape[1:])
+    return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
+
+
+def benchmark_model(
+    model,
+    runtimes,
+    batch_sizes=(1, 32),
+    runs=20,
+    warmup=5,
+    threads=2,
+    throughput_runs=5,
+    workdir=None,
+    calibration=None,
+):
+    """Rows of {runtime, batch, median_ms, p90_ms, images_per_s, max_rel_error} for `model`."""
+    calibration = calibration if calibration is not None else _inputs(model, 16, seed=1)
+    rows = []
+    keras_function = inference_function(model)
+    references = {batch: keras_function(_inputs(model, batch)) for batch in batch_sizes}
+    with tempfile.TemporaryDirectory() as tmp:
+        for runtime in runtimes:
+            for batch in batch_sizes:
+                function = runtime_function(
+                    model, runtime, workdir or tmp, batch, threads, calibration
+                )
+                inputs = _inputs(model, batch)
+                timing = measure_latency(
+                    function, inputs, warmup=warmup, runs=runs if batch == 1 else throughput_runs
+                )
+                reference = np.asarray(references[batch], "float32")
+                outputs = np.asarray(function(inputs), "float32")
+                scale = max(float(np.max(np.abs(reference))), 1e-12)
+                error = float(np.max(np.abs(outputs - reference))) / scale
+                rows.append(
+                    {
+                        "runtime": runtime,
+                        "numerics": _NUMERICS.get(runtime, "float32"),
+                        "batch": batch,
+                        **timing,
+                        "images_per_s": batch * 1000.0 / timing["median_ms"],
+                        "max_rel_error_vs_keras": error,
+                    }
+                )
+    return rows
+
+
+def model_summary(model):
+    return {
+        "params": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
+        "gmacs": count_macs(model) / 1e9,
+        "image_size": int(model.input.shape[1]),
+    }
+
+
+def run_reference_command(command):
+    """Run a comparison command that prints one JSON line {"name", "median_ms", ...} last."""
+    completed = subprocess.run(shlex.split(command), capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"Reference command failed ({completed.returncode}): {command}\n"
+            f"{completed.stderr[-2000:]}"
+        )
+    lines = [line for line in completed.stdout.splitlines() if line.strip().startswith("{")]
+    if not lines:
+        raise RuntimeError(f"Reference command printed no JSON line: {command}")
+    return json.loads(lines[-1])
+
+
+def format_rows(rows):
+    header = (
+        f"{'model':<22}{'graph':<8}{'runtime':<14}{'batch':>6}{'median ms':>11}"
+        f"{'p90 ms':>9}{'img/s':>9}{'GMACs':>8}{'rel err':>10}"
+    )
+    lines = [header]
+    for r in rows:
+        error = r.get("max_rel_error_vs_keras")
+        lines.append(
+            f"{r['model']:<22}{r.get('graph', ''):<8}{r['runtime']:<14}{r['batch']:>6}"
+            f"{r['median_ms']:>11.2f}{r.get('p90_ms', float('nan')):>9.2f}"
+            f"{r.get('images_per_s', float('nan')):>9.1f}{r.get('gmacs', float('nan')):>8.2f}"
+            + (f"{error:>10.1e}" if error is not None else f"{'':>10}")
+        )
+    return "\n".join(lines)
+
+
+def plot_latency_vs_gmacs(rows, path):
+    """Batch-1 latency against GMACs, one series per runtime (like the papers' speed figures)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 5))
+    for runtime in sorted({r["runtime"] for r in rows}):
+        points = sorted(
+            (r["gmacs"], r["median_ms"], f"{r['model']} ({r['graph']})")
+            for r in rows
+            if r["runtime"] == runtime and r["batch"] == 1 and "gmacs" in r
+        )
+        if not points:
+            continue
+        axes.plot([p[0] for p in points], [p[1] for p in points], "o", label=runtime)
+        for gmacs, ms, label in points:
+            axes.annotate(label, (gmacs, ms), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    axes.set_xlabel("GMACs per image")
+    axes.set_ylabel("latency, batch 1 (ms)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def describe_environment():
+    """Machine and library versions, recorded next to every benchmark result."""
+    import datetime
+    import platform
+    import sys
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = {"python": platform.python_version()}
+    for module in ("keras", "tensorflow", "jax", "torch", "numpy", "onnxruntime", "ai_edge_litert"):
+        if module in sys.modules:
+            versions[module] = getattr(sys.modules[module], "__version__", "?")
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "command": " ".join(sys.argv),
+    }
+
+
+def top1_accuracy(function, images, labels, batch_size=1):
+    """Top-1 accuracy of `function` (any runtime) over images in fixed-size batches."""
+    correct = 0
+    usable = len(images) - len(images) % batch_size
+    for start in range(0, usable, batch_size):
+        outputs = np.asarray(function(images[start : start + batch_size]))
+        correct += int(np.sum(outputs.argmax(-1) == labels[start : start + batch_size]))
+    return correct / usable

@@ -1,0 +1,54 @@
+"""Calibration / verification images for export, through the training pipeline's eval path."""
+
+import glob
+import os
+
+import numpy as np
+
+
+def _from_dataset(dataset, limit):
+    batches, count = [], 0
+    for images, _ in dataset.as_numpy_iterator():
+        batches.append(images)
+        count += len(images)
+        if count >= limit:
+            break
+    if not batches:
+        raise ValueError("The representative data source yielded no images.")
+    return np.concatenate(batches)[:limit].astype("float32")
+
+
+def calibration_images(source, image_size, limit=200, crop_pct=0.875, interpolation="bicubic"):
+    """Up to `limit` preprocessed RGB images in [0, 255] (N, image_size, image_size, 3).
+
+    Args:
+        source: "digits" (scikit-learn's bundled digits), a .npy file of NHWC images,
+            an ImageFolder directory, or a TFRecord file pattern (TF ImageNet format).
+            Directories and TFRecords go through the evaluation preprocessing of
+            keras_minimal.training.data (resize, centre crop with crop_pct).
+    """
+    if source == "digits":
+        from keras_minimal.training.digits import load_digits_rgb
+
+        (images, _), _ = load_digits_rgb(image_size)
+        return images[:limit]
+    source = os.fspath(source)
+    if source.endswith(".npy"):
+        return np.load(source, allow_pickle=False)[:limit].astype("float32")
+    from keras_minimal.training import data
+
+    options = {
+        "training": False,
+        "batch_size": 32,
+        "image_size": image_size,
+        "crop_pct": crop_pct,
+        "interpolation": interpolation,
+    }
+    if os.path.isdir(source):
+        return _from_dataset(data.image_folder(source, **options), limit)
+    if glob.glob(source):
+        return _from_dataset(data.tfrecords(source, **options), limit)
+    raise ValueError(
+        "Representative data must be 'digits', a .npy file of NHWC images, an ImageFolder "
+        f"directory or a TFRecord file pattern. Received: {source!r}"
+    )

@@ -1,0 +1,373 @@
+"""export(): fuse → float32 → write SavedModel / TFLite / ONNX atomically → verify in a runtime."""
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_minimal.deploy.parity import (
+    ExportVerificationError,
+    ParityCheck,
+    compare,
+    failed_run,
+    format_table,
+    write_report,
+)
+from keras_minimal.deploy.precision import is_float32, with_dtype_policy
+from keras_minimal.deploy.runtimes import RUNTIMES, load_runtime
+
+FORMATS = ("saved_model", "tflite", "onnx")
+QUANTIZATIONS = {"saved_model": (None,), "onnx": (None,), "tflite": (None, "fp16", "int8")}
+# Opset 17 is the newest that tf2onnx 1.16/1.17 fully support and onnxruntime ≥ 1.14 runs.
+DEFAULT_OPSET = 17
+SUPPORTED_OPSETS = range(13, 19)
+_KERAS_FORMATS = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
+_NUMERICS = {None: "float32", "fp16": "float16", "int8": "int8"}
+
+
+@dataclass
+class ExportResult:
+    path: str
+    report_path: str
+    checks: list
+    passed: bool
+
+    def table(self):
+        return format_table(self.checks)
+
+
+def _check_arguments(format, quantization, opset, representative_data, int8_io, path, overwrite):
+    if format not in FORMATS:
+        raise ValueError(f"Unknown export format. Choose one of {FORMATS}. Received: {format!r}")
+    if quantization not in QUANTIZATIONS[format]:
+        raise ValueError(
+            f"{format} supports quantization in {QUANTIZATIONS[format]} (fp16 and int8 are "
+            f"TFLite post-training quantisation). Received: quantization={quantization!r}"
+        )
+    if format == "onnx" and opset not in SUPPORTED_OPSETS:
+        raise ValueError(
+            f"ONNX opset must be in {SUPPORTED_OPSETS.start}..{SUPPORTED_OPSETS.stop - 1} (what "
+            f"tf2onnx converts and onnxruntime runs; default {DEFAULT_OPSET}). Received: {opset!r}"
+        )
+    if quantization == "int8" and representative_data is None:
+        raise ValueError(
+            "int8 post-training quantisation needs representative_data: a few hundred "
+            "preprocessed images like those the model will see (an array (N, H, W, C) or an "
+            "iterable of batches), to calibrate the activation ranges."
+        )
+    if int8_io and quantization != "int8":
+        raise ValueError(f"int8_io=True needs quantization='int8'. Received: {quantization!r}")
+    suffix = {"tflite": ".tflite", "onnx": ".onnx"}.get(format)
+    if suffix and not str(path).endswith(suffix):
+        raise ValueError(f"A {format} artefact's path must end with {suffix}. Received: {path!r}")
+    if os.path.exists(path) and not overwrite:
+        raise ValueError(
+            f"{path!r} already exists; pass overwrite=True (--overwrite) to replace it."
+        )
+
+
+def prepare_model(model, fuse=True, include_preprocessing=None, image_size=None):
+    """The float32 Keras model that will be exported (fused, preprocessing and size as asked)."""
+    from keras_minimal.applications import families
+    from keras_minimal.deploy import to_deploy
+
+    ours = getattr(model, "family", None) in families.BUILDERS
+    if fuse:
+        if not ours:
+            raise ValueError(
+                "fuse=True needs a model built by keras_minimal.applications; pass fuse=False "
+                f"(--nofuse) to export {model.name!r} as it is."
+            )
+        try:
+            model = to_deploy(model)
+        except ValueError as error:
+            raise ValueError(f"{error} Or export without fusion: fuse=False (--nofuse).") from None
+    if not is_float32(model):
+        model = with_dtype_policy(model, "float32")
+    overrides = {}
+    config = model.builder_config if ours else {}
+    if include_preprocessing is not None and include_preprocessing != config.get(
+        "include_preprocessing", include_preprocessing
+    ):
+        overrides["include_preprocessing"] = include_preprocessing
+    input_shape = tuple(model.input.shape[1:])
+    is_image = len(input_shape) == 3
+    if image_size is not None and is_image and input_shape[:2] != (image_size, image_size):
+        overrides["input_shape"] = (image_size, image_size, input_shape[2])
+    if overrides:
+        if not ours:
+            raise ValueError(
+                f"Changing {sorted(overrides)} needs a model built by keras_minimal.applications; "
+                "export this model with its own input size and preprocessing."
+            )
+        rebuilt = families.rebuild(model, **overrides)
+        rebuilt.set_weights(model.get_weights())
+        model = rebuilt
+    if is_image and None in tuple(model.input.shape[1:3]):
+        raise ValueError(
+            f"Export needs a static image size; pass image_size (--image_size). Received: input "
+            f"shape {tuple(model.input.shape)}"
+        )
+    return model
+
+
+def _batches(data, batch_size):
+    """Float32 NHWC batches of `batch_size` from an array or an iterable of arrays."""
+    if isinstance(data, np.ndarray):
+        for start in range(0, len(data) - batch_size + 1, batch_size):
+            yield data[start : start + batch_size].astype("float32")
+        return
+    for batch in data:
+        batch = np.asarray(batch[0] if isinstance(batch, (tuple, list)) else batch, "float32")
+        for start in range(0, len(batch) - batch_size + 1, batch_size):
+            yield batch[start : start + batch_size]
+
+
+def _converter_options(quantization, representative_data, int8_io, num_calibration):
+    import tensorflow as tf
+
+    if quantization is None:
+        return {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+    if quantization == "fp16":
+        return {
+            "optimizations": [tf.lite.Optimize.DEFAULT],
+            "target_spec": {
+                "supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS],
+                "supported_types": [tf.float16],
+            },
+        }
+
+    def representative_dataset():
+        for i, image in enumerate(_batches(representative_data, 1)):
+            if i >= num_calibration:
+                return
+            yield [image]
+
+    options = {
+        "optimizations": [tf.lite.Optimize.DEFAULT],
+        "representative_dataset": representative_dataset,
+        "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]},
+    }
+    if int8_io:
+        options.update(inference_input_type=tf.int8, inference_output_type=tf.int8)
+    return options
+
+
+def _write(
+    model,
+    tmp_path,
+    format,
+    batch_size,
+    quantization,
+    representative_data,
+    int8_io,
+    opset,
+    num_calibration,
+):
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec((batch_size, *model.input.shape[1:]), tf.float32, name="image")]
+    options = {}
+    if format == "tflite":
+        options = _converter_options(quantization, representative_data, int8_io, num_calibration)
+    elif format == "onnx":
+        options = {"opset_version": opset}
+    model.export(
+        tmp_path, format=_KERAS_FORMATS[format], input_signature=signature, verbose=False, **options
+    )
+
+
+def _verification_inputs(model, data, batch_size, count):
+    if data is not None:
+        batches = list(_batches(data, batch_size or count))
+        if batches:
+            return batches[0] if batch_size else np.concatenate(batches)[:count]
+    shape = (batch_size or count, *model.input.shape[1:])
+    rng = np.random.default_rng(0)
+    preprocessing = getattr(model, "builder_config", {}).get("include_preprocessing", False)
+    if preprocessing:
+        return rng.uniform(0, 255, shape).astype("float32")
+    return rng.normal(size=shape).astype("float32")
+
+
+def _predict(model, inputs):
+    from keras import ops
+
+    return np.asarray(ops.convert_to_numpy(model(inputs, training=False)), "float32")
+
+
+def _numerics_of(model):
+    """The numeric form a Keras model computes in, for the tolerance of comparing with it."""
+    names = {
+        layer.dtype_policy.compute_dtype for layer in model.layers if hasattr(layer, "dtype_policy")
+    }
+    return next((n for n in ("float16", "bfloat16") if n in names), "float32")
+
+
+def _same_inputs(original, exported):
+    """Whether `original` accepts the exported model's inputs with the same meaning."""
+    same_preprocessing = getattr(original, "builder_config", {}).get(
+        "include_preprocessing"
+    ) == getattr(exported, "builder_config", {}).get("include_preprocessing")
+    fits = all(
+        a is None or a == b
+        for a, b in zip(original.input.shape[1:], exported.input.shape[1:], strict=True)
+    )
+    return same_preprocessing and fits
+
+
+def _replace(tmp_path, path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+    os.replace(tmp_path, path)
+
+
+def export(
+    model,
+    path,
+    format,
+    *,
+    quantization=None,
+    representative_data=None,
+    int8_io=False,
+    fuse=True,
+    include_preprocessing=None,
+    batch_size=None,
+    image_size=None,
+    opset=DEFAULT_OPSET,
+    overwrite=False,
+    verification_data=None,
+    num_verification=8,
+    num_calibration=200,
+    threads=2,
+):
+    """Export `model` and verify the artefact in its real runtime.
+
+    Args:
+        model: a keras_minimal model (fused first unless fuse=False) or any Keras model.
+        path: a directory for "saved_model", a .tflite or .onnx file otherwise.
+        format: "saved_model", "tflite" or "onnx" (opset `opset`, default 17).
+        quantization: TFLite only: None (float32), "fp16" or "int8" (full-integer
+            post-training quantisation calibrated on `representative_data`).
+        int8_io: int8 inputs and outputs too (with quantization="int8").
+        include_preprocessing: None keeps the model's; True/False rebuilds it.
+        batch_size: None for a dynamic batch dimension, an int for a static one.
+        image_size: static side to export at when the model's size is dynamic.
+        overwrite: replace an existing artefact (it is written to a temporary path
+            and moved into place, so a failed export never leaves half a file).
+        verification_data: inputs to compare on (default: the representative data,
+            else random images).
+
+    Returns:
+        ExportResult; its report is also written to `<path>.report.json`.
+
+    Raises:
+        ValueError: bad arguments. ExportVerificationError: the artefact does not
+        run in its runtime, or its outputs are outside the tolerance of its numerics
+        (float32 1e-4, float16 1e-2, int8 0.25 of max |Keras output|).
+    """
+    path = os.fspath(path)
+    _check_arguments(format, quantization, opset, representative_data, int8_io, path, overwrite)
+    original = model
+    model = prepare_model(model, fuse, include_preprocessing, image_size)
+
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    suffix = "" if format == "saved_model" else os.path.splitext(path)[1]
+    tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        tmp_path = os.path.join(tmp_dir, "artefact" + suffix)
+        _write(
+            model,
+            tmp_path,
+            format,
+            batch_size,
+            quantization,
+            representative_data,
+            int8_io,
+            opset,
+            num_calibration,
+        )
+        _replace(tmp_path, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+    inputs = _verification_inputs(
+        model,
+        verification_data if verification_data is not None else representative_data,
+        batch_size,
+        num_verification,
+    )
+    reference = _predict(model, inputs)
+    numerics = _NUMERICS[quantization]
+    checks = []
+    if model is not original and _same_inputs(original, model):
+        unfused = _predict(original, inputs)
+        checks.append(
+            compare("keras (exported graph)", "Keras", _numerics_of(original), unfused, reference)
+        )
+    try:
+        outputs = load_runtime(format, path, threads)(inputs)
+        checks.append(compare(path, RUNTIMES[format], numerics, reference, outputs))
+    except Exception as error:  # the runtime's own error is the report
+        checks.append(failed_run(path, RUNTIMES[format], numerics, error))
+
+    report_path = f"{path.rstrip(os.sep)}.report.json"
+    details = {
+        "artefact": path,
+        "format": format,
+        "quantization": quantization,
+        "opset": opset if format == "onnx" else None,
+        "batch_size": batch_size,
+        "input_shape": list(model.input.shape[1:]),
+        "fused": bool(fuse),
+        "num_verification_inputs": len(inputs),
+    }
+    payload = write_report(report_path, checks, details)
+    result = ExportResult(path, report_path, checks, payload["passed"])
+    if not result.passed:
+        error = ExportVerificationError(
+            f"Export verification failed for {path} (report: {report_path}):\n{result.table()}"
+        )
+        error.result = result
+        raise error
+    return result
+
+
+def artefact_path(output_dir, name, format, quantization=None):
+    """<output_dir>/<name>[_fp16|_int8].{tflite,onnx} or <name>_saved_model/."""
+    if format == "saved_model":
+        return os.path.join(output_dir, f"{name}_saved_model")
+    suffix = f"_{quantization}" if quantization else ""
+    return os.path.join(output_dir, f"{name}{suffix}.{format}")
+
+
+def export_artefacts(model, output_dir, targets, name=None, **options):
+    """Export to several (format, quantization) targets; returns every ExportResult.
+
+    Unlike export(), a failed verification does not stop the others: check `passed`.
+    """
+    name = name or model.name
+    results = []
+    for format, quantization in targets:
+        path = artefact_path(output_dir, name, format, quantization)
+        try:
+            results.append(export(model, path, format, quantization=quantization, **options))
+        except ExportVerificationError as error:
+            results.append(error.result)
+    return results
+
+
+__all__ = [
+    "DEFAULT_OPSET",
+    "FORMATS",
+    "ExportResult",
+    "ExportVerificationError",
+    "ParityCheck",
+    "export",
+    "prepare_model",
+]

@@ -1,0 +1,54 @@
+"""Rebuild a model under another dtype policy (float32 for export, bfloat16 for CPU inference)."""
+
+import contextlib
+
+import keras
+
+
+@contextlib.contextmanager
+def dtype_policy_scope(policy):
+    """Temporarily make `policy` the global Keras dtype policy (layers built inside use it)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _policy_names(model):
+    return {layer.dtype_policy.name for layer in model.layers if hasattr(layer, "dtype_policy")}
+
+
+def is_float32(model):
+    return _policy_names(model) <= {"float32"}
+
+
+def _clone_config_with_policy(config, policy):
+    """A functional model config with every layer's dtype policy replaced by `policy`."""
+    if isinstance(config, dict):
+        if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+            return {**config, "config": {**config.get("config", {}), "name": policy}}
+        return {k: _clone_config_with_policy(v, policy) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_clone_config_with_policy(v, policy) for v in config]
+    return config
+
+
+def with_dtype_policy(model, policy):
+    """A new model computing in `policy` ("float32", "mixed_bfloat16", ...) with `model`'s weights.
+
+    keras_minimal models are rebuilt from their builder arguments; other functional
+    models are re-created from their config. Variables stay float32 under mixed
+    policies, so the weights copy over unchanged.
+    """
+    from keras_minimal.applications import families
+
+    with dtype_policy_scope(policy):
+        if getattr(model, "family", None) in families.BUILDERS:
+            clone = families.rebuild(model)
+        else:
+            config = _clone_config_with_policy(model.get_config(), policy)
+            clone = model.__class__.from_config(config)
+    clone.set_weights(model.get_weights())
+    return clone

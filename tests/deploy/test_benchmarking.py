@@ -1,0 +1,102 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_minimal.applications import VanillaNet
+from keras_minimal.deploy.benchmarking import benchmark_model, model_summary, run_reference_command
+
+pytest.importorskip("onnxruntime")
+if keras.backend.backend() != "tensorflow":
+    pytest.skip("the runtimes are TensorFlow-based", allow_module_level=True)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_rows_for_each_runtime_and_batch():
+    model = VanillaNet(
+        (8, 16), (2,), classes=3, input_shape=(32, 32, 3), classifier_activation=None
+    )
+    rows = benchmark_model(
+        model,
+        ["keras", "onnx", "keras_bf16"],
+        batch_sizes=(1, 4),
+        runs=2,
+        warmup=1,
+        throughput_runs=1,
+    )
+    assert [(r["runtime"], r["batch"]) for r in rows] == [
+        ("keras", 1),
+        ("keras", 4),
+        ("onnx", 1),
+        ("onnx", 4),
+        ("keras_bf16", 1),
+        ("keras_bf16", 4),
+    ]
+    for row in rows:
+        assert row["images_per_s"] == pytest.approx(row["batch"] * 1000 / row["median_ms"])
+    assert rows[2]["max_rel_error_vs_keras"] <= 1e-4  # onnx float32
+    assert 0 < rows[4]["max_rel_error_vs_keras"] <= 5e-2  # bfloat16 drifts, within bf16 precision
+    summary = model_summary(model)
+    assert summary["params"] == sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+
+
+def test_reference_command_protocol():
+    result = run_reference_command(
+        f"{sys.executable} -c \"print('warming up'); print('{{\\\"median_ms\\\": 3.5}}')\""
+    )
+    assert result == {"median_ms": 3.5}
+    with pytest.raises(RuntimeError, match="printed no JSON line"):
+        run_reference_command(f"{sys.executable} -c \"print('nothing')\"")
+
+
+@pytest.mark.slow
+def test_benchmark_tool_writes_table_json_and_plot(tmp_path):
+    output = tmp_path / "bench"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "tools/benchmark.py",
+            "--models=vanillanet_5",
+            "--image_size=32",
+            "--runtimes=keras,onnx",
+            "--batch_sizes=1",
+            "--runs=2",
+            "--warmup=1",
+            f"--output={output}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
+    assert {(r["graph"], r["runtime"]) for r in rows} == {
+        ("train", "keras"),
+        ("train", "onnx"),
+        ("deploy", "keras"),
+        ("deploy", "onnx"),
+    }
+    deploy = next(r for r in rows if r["graph"] == "deploy")
+    train = next(r for r in rows if r["graph"] == "train")
+    assert deploy["gmacs"] < train["gmacs"] and deploy["params"] < train["params"]
+    assert (tmp_path / "bench.png").stat().st_size > 1000
+
+
+def test_top1_accuracy_over_fixed_batches():
+    from keras_minimal.deploy.benchmarking import top1_accuracy
+
+    labels = np.array([0, 1, 2, 1, 0])
+    predicted = np.array([0, 1, 1, 1, 2])
+
+    def one_hot(batch):
+        return np.eye(3)[predicted[batch[:, 0, 0, 0].astype(int)]]
+
+    images = np.arange(5, dtype="float32").reshape(5, 1, 1, 1)
+    assert top1_accuracy(one_hot, images, labels) == pytest.approx(3 / 5)
+    assert top1_accuracy(one_hot, images, labels, batch_size=2) == pytest.approx(3 / 4)

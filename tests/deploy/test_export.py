@@ -1,0 +1,196 @@
+"""export(): every format verified in its runtime, against the official deploy outputs too."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_minimal.applications import VanillaNet
+from keras_minimal.deploy.exporter import ExportVerificationError, export
+from keras_minimal.weights import load_reference
+from tests.helpers import assert_matches_reference, load_fixture
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("ai_edge_litert")
+if keras.backend.backend() != "tensorflow":
+    pytest.skip("export runs on the TensorFlow backend", allow_module_level=True)
+
+FIXTURE = load_fixture("vanillanet_tiny5")
+
+
+def _trained(**kwargs):
+    config = FIXTURE.config
+    model = VanillaNet(
+        config["dims"],
+        config["strides"],
+        classes=config["num_classes"],
+        include_preprocessing=False,
+        classifier_activation=None,
+        input_shape=(64, 64, 3),
+        **kwargs,
+    )
+    return load_reference(model, FIXTURE.state_dict)
+
+
+def _run(path, x):
+    from keras_minimal.deploy.runtimes import load_runtime
+
+    fmt = (
+        "onnx"
+        if path.endswith(".onnx")
+        else "tflite"
+        if path.endswith(".tflite")
+        else "saved_model"
+    )
+    return load_runtime(fmt, path)(x)
+
+
+@pytest.mark.parametrize(
+    "format, name", [("saved_model", "model"), ("tflite", "model.tflite"), ("onnx", "model.onnx")]
+)
+def test_fp32_artefacts_reproduce_the_official_deploy_outputs(tmp_path, format, name):
+    path = str(tmp_path / name)
+    result = export(_trained(), path, format, verification_data=FIXTURE.inputs)
+    assert result.passed and [c.passed for c in result.checks] == [True, True]
+    assert_matches_reference(_run(path, FIXTURE.inputs), FIXTURE.outputs["deploy"])
+    report = json.loads(open(result.report_path).read())
+    assert report["passed"] and report["fused"] and report["checks"][1]["max_rel_error"] <= 1e-4
+    assert report["opset"] == (17 if format == "onnx" else None)
+
+
+def test_tflite_fp16_and_full_integer_int8(tmp_path):
+    model = _trained()
+    calibration = np.concatenate([FIXTURE.inputs] * 8)
+    fp16 = export(
+        model,
+        str(tmp_path / "fp16.tflite"),
+        "tflite",
+        quantization="fp16",
+        verification_data=FIXTURE.inputs,
+    )
+    assert fp16.checks[-1].numerics == "float16" and fp16.checks[-1].max_rel_error <= 1e-2
+    int8 = export(
+        model,
+        str(tmp_path / "int8.tflite"),
+        "tflite",
+        quantization="int8",
+        int8_io=True,
+        representative_data=calibration,
+    )
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=int8.path)
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert "DEQUANTIZE" not in ops and int8.passed
+
+
+def test_static_and_dynamic_batch(tmp_path):
+    import onnxruntime
+
+    model = _trained()
+    export(model, str(tmp_path / "static.onnx"), "onnx", batch_size=2)
+    export(model, str(tmp_path / "dynamic.onnx"), "onnx")
+    static = onnxruntime.InferenceSession(str(tmp_path / "static.onnx")).get_inputs()[0].shape
+    dynamic = onnxruntime.InferenceSession(str(tmp_path / "dynamic.onnx")).get_inputs()[0].shape
+    assert static == [2, 64, 64, 3] and not isinstance(dynamic[0], int)
+
+
+def test_preprocessing_flag_rebuilds_the_input(tmp_path):
+    config = FIXTURE.config
+    model = VanillaNet(config["dims"], config["strides"], classes=10, input_shape=(64, 64, 3))
+    images = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    with_pre = export(model, str(tmp_path / "pre.onnx"), "onnx", verification_data=images)
+    without = export(model, str(tmp_path / "raw.onnx"), "onnx", include_preprocessing=False)
+    assert with_pre.passed and without.passed
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    normalized = ((images / 255 - mean) / std).astype("float32")
+    np.testing.assert_allclose(
+        _run(without.path, normalized), _run(with_pre.path, images), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_mixed_precision_model_is_exported_in_float32(tmp_path):
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = _trained()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    result = export(
+        model, str(tmp_path / "model.tflite"), "tflite", verification_data=FIXTURE.inputs
+    )
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=result.path)
+    tensors = interpreter.get_tensor_details()
+    assert {t["dtype"] for t in tensors if t["name"].endswith("kernel")} <= {np.float32}
+    assert_matches_reference(
+        _run(result.path, FIXTURE.inputs), FIXTURE.outputs["deploy"], rtol=1e-2
+    )
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+def test_unknown_format_quantization_and_opset(tmp_path):
+    model = _trained()
+    with pytest.raises(ValueError, match="Unknown export format.*Received: 'coreml'"):
+        export(model, str(tmp_path / "m"), "coreml")
+    with pytest.raises(ValueError, match="onnx supports quantization in"):
+        export(model, str(tmp_path / "m.onnx"), "onnx", quantization="int8")
+    with pytest.raises(ValueError, match="ONNX opset must be in 13..18.*Received: 9"):
+        export(model, str(tmp_path / "m.onnx"), "onnx", opset=9)
+    assert os.listdir(tmp_path) == []
+
+
+def test_int8_needs_a_representative_dataset(tmp_path):
+    with pytest.raises(
+        ValueError, match="int8 post-training quantisation needs representative_data"
+    ):
+        export(_trained(), str(tmp_path / "m.tflite"), "tflite", quantization="int8")
+
+
+def test_existing_path_is_refused_unless_overwrite(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"keep me")
+    with pytest.raises(ValueError, match="already exists; pass overwrite=True"):
+        export(_trained(), str(path), "onnx")
+    assert path.read_bytes() == b"keep me"
+    assert export(_trained(), str(path), "onnx", overwrite=True).passed
+
+
+def test_fusion_at_lambda_below_one_explains_both_ways_out(tmp_path):
+    model = _trained()
+    model.set_act_learn(0.5)
+    with pytest.raises(ValueError, match=r"λ = 1.*act_learn=0.5.*fuse=False \(--nofuse\)"):
+        export(model, str(tmp_path / "m.onnx"), "onnx")
+    assert export(model, str(tmp_path / "m.onnx"), "onnx", fuse=False).passed
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    model = _trained()
+
+    def broken_export(self, filepath, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"half")
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr(keras.Model, "export", broken_export)
+    with pytest.raises(RuntimeError, match="converter crashed"):
+        export(model, str(tmp_path / "m.onnx"), "onnx")
+    assert os.listdir(tmp_path) == []
+
+
+def test_artefact_that_fails_in_its_runtime_is_reported(tmp_path):
+    """Keras' exact GELU lowers to Erfc, which tf2onnx leaves unconverted without raising."""
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(4, activation=keras.activations.gelu)(inputs))
+    data = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    path = str(tmp_path / "gelu.onnx")
+    with pytest.raises(ExportVerificationError, match="FAIL: .*Erfc"):
+        export(model, path, "onnx", fuse=False, verification_data=data, image_size=None)
+    report = json.loads(open(path + ".report.json").read())
+    assert report["passed"] is False and "Erfc" in report["checks"][-1]["error"]

@@ -1,0 +1,83 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_minimal.applications import VanillaNet
+from keras_minimal.weights import load_reference
+from tests.helpers import load_fixture
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytestmark = pytest.mark.slow
+
+
+def _run(*args):
+    return subprocess.run(
+        [sys.executable, "tools/export.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+    )
+
+
+def test_exports_and_verifies_every_format(tmp_path):
+    fixture = load_fixture("vanillanet_tiny5")
+    config = fixture.config
+    model = load_reference(
+        VanillaNet(
+            config["dims"],
+            config["strides"],
+            classes=10,
+            include_preprocessing=False,
+            classifier_activation=None,
+            input_shape=(64, 64, 3),
+        ),
+        fixture.state_dict,
+    )
+    keras_file = tmp_path / "trained.keras"
+    model.save(keras_file)
+    data = tmp_path / "images.npy"
+    np.save(data, np.concatenate([fixture.inputs] * 4))
+    result = _run(
+        f"--keras_file={keras_file}",
+        "--formats=saved_model,tflite,onnx",
+        f"--output={tmp_path / 'out'}",
+        "--name=tiny",
+        f"--representative_data={data}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for artefact in ("tiny_saved_model", "tiny.tflite", "tiny.onnx"):
+        report = json.loads((tmp_path / "out" / f"{artefact}.report.json").read_text())
+        assert report["passed"] and report["fused"]
+    assert result.stdout.count("pass") >= 6
+
+
+def test_exits_non_zero_when_the_runtime_cannot_run_the_artefact(tmp_path):
+    inputs = keras.Input((4, 4, 3))
+    outputs = keras.layers.Dense(2, activation=keras.activations.gelu)(inputs)
+    keras_file = tmp_path / "gelu.keras"
+    keras.Model(inputs, outputs).save(keras_file)
+    result = _run(
+        f"--keras_file={keras_file}",
+        "--nofuse",
+        "--formats=onnx",
+        f"--output={tmp_path}",
+        "--name=gelu",
+    )
+    assert result.returncode == 1
+    assert "verification failed" in result.stderr and "Erfc" in result.stdout
+
+
+def test_bad_arguments_name_the_choices(tmp_path):
+    result = _run("--model=vanillanet_5", "--formats=coreml", f"--output={tmp_path}")
+    assert (
+        result.returncode != 0 and "choose from ('saved_model', 'tflite', 'onnx')" in result.stderr
+    )
+    result = _run("--model=vanillanet_99", f"--output={tmp_path}")
+    assert result.returncode == 2 and "Unknown model name 'vanillanet_99'" in result.stderr

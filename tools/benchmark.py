@@ -1,0 +1,116 @@
+"""Latency (batch 1) and throughput (batch 32) of models across runtimes, train vs deploy graph.
+
+    python tools/benchmark.py --models=vanillanet_5,pplcnet_x1_0 \
+        --runtimes=keras,keras_xla,saved_model,tflite,onnx --output=benchmarks/results/runtimes
+    python tools/benchmark.py --models=vanillanet_5 --graphs=deploy --runtimes=onnx,keras_bf16 \
+        --reference="torch eager=python benchmarks/reference_latency.py --model=vanillanet_5"
+
+Writes <output>.json (rows + machine and versions) and <output>.png (latency vs GMACs) and
+prints a table. Every exported runtime is verified against the Keras model before timing.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("models", ["vanillanet_5"], "Registered model names.")
+flags.DEFINE_list("graphs", ["train", "deploy"], "train (as built) and/or deploy (to_deploy).")
+flags.DEFINE_list(
+    "runtimes",
+    ["keras", "keras_xla", "saved_model", "tflite", "onnx"],
+    "keras, keras_xla, keras_bf16, saved_model, tflite, tflite_int8, onnx, onnx_int8.",
+)
+flags.DEFINE_integer("image_size", 224, "Input side.")
+flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes: 1 for latency, larger for throughput.")
+flags.DEFINE_integer("runs", 20, "Timed runs at batch 1 (median and p90 reported).")
+flags.DEFINE_integer("throughput_runs", 5, "Timed runs at larger batches.")
+flags.DEFINE_integer("warmup", 5, "Untimed runs first.")
+flags.DEFINE_integer("threads", 2, "TFLite and onnxruntime threads (TensorFlow uses every core).")
+flags.DEFINE_multi_string("reference", [], "'label=command' printing a JSON line with median_ms.")
+flags.DEFINE_string("output", None, "Output prefix for <prefix>.json and <prefix>.png.")
+
+
+def graphs_of(name, graphs, image_size):
+    import keras_minimal
+    from keras_minimal.deploy import to_deploy
+
+    # Logits, not probabilities: a softmax of random weights is flat and says little about drift.
+    model = keras_minimal.create_model(
+        name, input_shape=(image_size, image_size, 3), classifier_activation=None
+    )
+    built = {"train": model}
+    if "deploy" in graphs:
+        built["deploy"] = to_deploy(model)
+    return {graph: built[graph] for graph in graphs}
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    from keras_minimal.deploy.benchmarking import (
+        RUNTIMES,
+        benchmark_model,
+        describe_environment,
+        format_rows,
+        model_summary,
+        plot_latency_vs_gmacs,
+        run_reference_command,
+    )
+
+    unknown = [r for r in FLAGS.runtimes if r not in RUNTIMES]
+    if unknown:
+        raise app.UsageError(f"Unknown runtime(s) {unknown}; choose from {RUNTIMES}.")
+    bad_graphs = [g for g in FLAGS.graphs if g not in ("train", "deploy")]
+    if bad_graphs:
+        raise app.UsageError(f"Unknown graph(s) {bad_graphs}; choose from train, deploy.")
+    batch_sizes = [int(b) for b in FLAGS.batch_sizes]
+    rows = []
+    try:
+        for name in FLAGS.models:
+            for graph, model in graphs_of(name, FLAGS.graphs, FLAGS.image_size).items():
+                summary = model_summary(model)
+                for row in benchmark_model(
+                    model,
+                    FLAGS.runtimes,
+                    batch_sizes,
+                    FLAGS.runs,
+                    FLAGS.warmup,
+                    FLAGS.threads,
+                    FLAGS.throughput_runs,
+                ):
+                    rows.append({"model": name, "graph": graph, **summary, **row})
+                    print(format_rows(rows[-1:]).splitlines()[-1], flush=True)
+        for reference in FLAGS.reference:
+            label, _, command = reference.partition("=")
+            result = run_reference_command(command)
+            rows.append(
+                {
+                    "model": result.get("model", label),
+                    "graph": result.get("graph", ""),
+                    "runtime": f"ref:{label}",
+                    "batch": result.get("batch", 1),
+                    **result,
+                }
+            )
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n" + format_rows(rows))
+    if FLAGS.output:
+        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+        with open(FLAGS.output + ".json", "w") as f:
+            json.dump({"environment": describe_environment(), "rows": rows}, f, indent=2)
+        plot_latency_vs_gmacs(rows, FLAGS.output + ".png")
+        print(f"wrote {FLAGS.output}.json and {FLAGS.output}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,131 @@
+"""Fuse and export a model, then verify every artefact in its runtime and print the report.
+
+    python tools/export.py --model=vanillanet_5 --weights=/path/vanillanet_5.pth \
+        --formats=saved_model,tflite,onnx --output=exported/
+    python tools/export.py --model=pplcnet_x1_0 --formats=tflite --quantization=int8 \
+        --representative_data=digits --int8_io --output=exported/
+    python tools/export.py --keras_file=trained.keras --nofuse --formats=onnx --output=out/
+
+Exits non-zero (and says why) when an artefact does not run in its runtime or does not
+match the Keras model within the tolerance of its numerics.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Registered model name (see keras_minimal.list_models()).")
+flags.DEFINE_string("keras_file", None, "A .keras file to export instead of --model.")
+flags.DEFINE_string("weights", None, 'For --model: None, "imagenet" or a weights/checkpoint path.')
+flags.DEFINE_integer("classes", 1000, "For --model: number of classes.")
+flags.DEFINE_list("formats", ["saved_model", "tflite", "onnx"], "saved_model, tflite, onnx.")
+flags.DEFINE_enum("quantization", "none", ["none", "fp16", "int8"], "TFLite quantisation.")
+flags.DEFINE_bool("int8_io", False, "int8 inputs and outputs (with --quantization=int8).")
+flags.DEFINE_string(
+    "representative_data",
+    None,
+    "Calibration/verification images: 'digits' (bundled), a .npy file of NHWC images, an "
+    "ImageFolder directory or a TFRecord pattern (through the evaluation preprocessing).",
+)
+flags.DEFINE_float("crop_pct", 0.875, "Centre-crop fraction for --representative_data images.")
+flags.DEFINE_integer("num_calibration", 200, "Calibration images for int8.")
+flags.DEFINE_bool(
+    "fuse", True, "Fuse into the deploy graph first (keras_minimal.deploy.to_deploy)."
+)
+flags.DEFINE_enum(
+    "include_preprocessing",
+    "keep",
+    ["keep", "yes", "no"],
+    "Keep the model's preprocessing, or rebuild with/without it.",
+)
+flags.DEFINE_integer("batch_size", 0, "Static batch size; 0 for a dynamic batch dimension.")
+flags.DEFINE_integer("image_size", None, "Static image side (needed when the model's is dynamic).")
+flags.DEFINE_integer("opset", 17, "ONNX opset (13–18).")
+flags.DEFINE_string("output", None, "Output directory.")
+flags.DEFINE_string("name", None, "Artefact base name (default: the model name).")
+flags.DEFINE_bool("overwrite", False, "Replace existing artefacts.")
+flags.DEFINE_integer("threads", 2, "Runtime threads for verification.")
+
+
+def load_model():
+    import keras
+
+    import keras_minimal
+
+    if bool(FLAGS.model) == bool(FLAGS.keras_file):
+        raise app.UsageError("Pass exactly one of --model or --keras_file.")
+    if FLAGS.keras_file:
+        return keras.saving.load_model(FLAGS.keras_file)
+    kwargs = {"weights": FLAGS.weights, "classes": FLAGS.classes}
+    if FLAGS.image_size:
+        kwargs["input_shape"] = (FLAGS.image_size, FLAGS.image_size, 3)
+    return keras_minimal.create_model(FLAGS.model, **kwargs)
+
+
+def load_images(model):
+    from keras_minimal.deploy.calibration import calibration_images
+
+    if FLAGS.representative_data is None:
+        return None
+    size = FLAGS.image_size or model.input.shape[1]
+    if size is None:
+        raise app.UsageError("--representative_data needs --image_size for this model.")
+    return calibration_images(
+        FLAGS.representative_data, size, limit=FLAGS.num_calibration, crop_pct=FLAGS.crop_pct
+    )
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    from keras_minimal.deploy import export_artefacts
+    from keras_minimal.deploy.exporter import FORMATS
+
+    unknown = [f for f in FLAGS.formats if f not in FORMATS]
+    if unknown:
+        raise app.UsageError(f"Unknown format(s) {unknown}; choose from {FORMATS}.")
+    if not FLAGS.output:
+        raise app.UsageError("--output (a directory) is required.")
+    quantization = None if FLAGS.quantization == "none" else FLAGS.quantization
+    try:
+        model = load_model()
+        data = load_images(model)
+        targets = [(f, quantization if f == "tflite" else None) for f in FLAGS.formats]
+        results = export_artefacts(
+            model,
+            FLAGS.output,
+            targets,
+            name=FLAGS.name or FLAGS.model,
+            representative_data=data,
+            int8_io=FLAGS.int8_io,
+            fuse=FLAGS.fuse,
+            include_preprocessing={"keep": None, "yes": True, "no": False}[
+                FLAGS.include_preprocessing
+            ],
+            batch_size=FLAGS.batch_size or None,
+            image_size=FLAGS.image_size,
+            opset=FLAGS.opset,
+            overwrite=FLAGS.overwrite,
+            num_calibration=FLAGS.num_calibration,
+            threads=FLAGS.threads,
+        )
+    except (ValueError, TypeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for result in results:
+        print(f"\n{result.path}  (report: {result.report_path})\n{result.table()}")
+    failed = [r.path for r in results if not r.passed]
+    if failed:
+        print(f"\nerror: verification failed for {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
