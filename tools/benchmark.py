@@ -109,6 +109,10 @@ def main(argv):
             json.dump({"environment": describe_environment(), "rows": rows}, f, indent=2)
         plot_latency_vs_gmacs(rows, FLAGS.output + ".png")
         print(f"wrote {FLAGS.output}.json and {FLAGS.output}.png")
+    failed = [f"{r['model']} {r['runtime']} (batch {r['batch']})" for r in rows if "error" in r]
+    if failed:
+        print(f"error: these runtimes failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

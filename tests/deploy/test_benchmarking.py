@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from keras_minimal.applications import VanillaNet
-from keras_minimal.deploy.benchmarking import benchmark_model, model_summary, run_reference_command
+from keras_minimal.deploy import benchmarking
+from keras_minimal.deploy.benchmarking import (
+    benchmark_model,
+    format_rows,
+    model_summary,
+    run_reference_command,
+)
 
 pytest.importorskip("onnxruntime")
 if keras.backend.backend() != "tensorflow":
@@ -42,6 +48,28 @@ def test_rows_for_each_runtime_and_batch():
     assert 0 < rows[4]["max_rel_error_vs_keras"] <= 5e-2  # bfloat16 drifts, within bf16 precision
     summary = model_summary(model)
     assert summary["params"] == sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+
+
+def test_a_failing_runtime_gives_an_error_row_and_the_others_still_run(monkeypatch):
+    model = VanillaNet((8, 16), (2,), classes=3, input_shape=(32, 32, 3))
+    real_runtime_function = benchmarking.runtime_function
+
+    def onnx_breaks(model, runtime, *args, **kwargs):
+        if runtime == "onnx":
+            raise RuntimeError("converter crashed")
+        return real_runtime_function(model, runtime, *args, **kwargs)
+
+    monkeypatch.setattr(benchmarking, "runtime_function", onnx_breaks)
+    rows = benchmark_model(model, ["onnx", "keras"], batch_sizes=(1,), runs=2, warmup=1)
+    assert rows[0] == {
+        "runtime": "onnx",
+        "numerics": "float32",
+        "batch": 1,
+        "error": "RuntimeError: converter crashed",
+    }
+    assert rows[1]["runtime"] == "keras" and rows[1]["median_ms"] > 0
+    table = format_rows([{"model": "tiny", "graph": "deploy", **row} for row in rows])
+    assert "FAILED: RuntimeError: converter crashed" in table
 
 
 def test_reference_command_protocol():
