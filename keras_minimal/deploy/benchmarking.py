@@ -31,6 +31,23 @@ RUNTIMES = (
 _NUMERICS = {"keras_bf16": "bfloat16", "tflite_int8": "int8", "onnx_int8": "int8"}
 
 
+def _gemms_with_scalar_bias(path):
+    """Gemm nodes whose bias C is a 0-d constant (tf2onnx folds a following scalar Add into C).
+
+    onnxruntime's static quantiser (1.32) expands a bias to the per-channel weight scales and
+    cannot reshape the result back to (): PP-LCNet's SE layers hit this. They are left in float.
+    """
+    import onnx
+
+    graph = onnx.load(path, load_external_data=False).graph
+    scalars = {t.name for t in graph.initializer if len(t.dims) == 0}
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2] in scalars
+    ]
+
+
 def _quantize_onnx(source, target, calibration, input_name, batch_size):
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -56,9 +73,7 @@ def _quantize_onnx(source, target, calibration, input_name, batch_size):
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
-        # onnxruntime 1.32's int32-bias weight-scale adjustment indexes scalar (0-d) biases
-        # as arrays and crashes (PP-LCNet's graph has some); drift is reported per row.
-        extra_options={"QDQDisableWeightAdjustForInt32Bias": True},
+        nodes_to_exclude=_gemms_with_scalar_bias(source),
     )
 
 
