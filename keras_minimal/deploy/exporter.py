@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_minimal.deploy.onnx_graph import optimize_onnx_file
 from keras_minimal.deploy.parity import (
     ExportVerificationError,
     ParityCheck,
@@ -177,6 +178,8 @@ def _write(
     model.export(
         tmp_path, format=_KERAS_FORMATS[format], input_signature=signature, verbose=False, **options
     )
+    if format == "onnx":
+        optimize_onnx_file(tmp_path)
 
 
 def _verification_inputs(model, data, batch_size, count):
