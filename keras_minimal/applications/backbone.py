@@ -64,6 +64,32 @@ def serializable_activation(activation):
     return keras.activations.serialize(keras.activations.get(activation))
 
 
+def applications_config(
+    include_top, input_shape, pooling, classes, classifier_activation, include_preprocessing, name
+):
+    """The keras.applications arguments as a model's architecture record stores them."""
+    return {
+        "include_top": include_top,
+        "input_shape": list(input_shape),
+        "pooling": pooling,
+        "classes": classes,
+        "classifier_activation": serializable_activation(classifier_activation),
+        "include_preprocessing": include_preprocessing,
+        "name": name,
+    }
+
+
+def finish_model(model_class, inputs, outputs, architecture, weights):
+    """The family's model over the built graph, with what `weights` names loaded."""
+    from keras_minimal.weights.arguments import apply_weights_argument
+
+    model = model_class(
+        inputs, outputs, name=architecture["config"]["name"], architecture=architecture
+    )
+    apply_weights_argument(model, weights)
+    return model
+
+
 def check_pooling(pooling):
     if pooling not in POOLING_CHOICES:
         raise ValueError(

@@ -19,7 +19,7 @@ from keras_minimal.applications import backbone
 from keras_minimal.applications.convnext.variants import find_variant
 from keras_minimal.layers import BandedDepthwiseConv2D, ExactGELU, LayerScale, StochasticDepth
 from keras_minimal.layers.initializers import reference_trunc_normal
-from keras_minimal.weights.arguments import apply_weights_argument, check_weights_argument
+from keras_minimal.weights.arguments import check_weights_argument
 
 LAYER_NORM_EPSILON = 1e-6
 STEM_STRIDE = 4
@@ -212,15 +212,15 @@ def ConvNeXt(
             "layer_scale_init_value": layer_scale_init_value,
             "head_init_scale": head_init_scale,
             "deploy": bool(deploy),
-            "include_top": include_top,
-            "input_shape": list(input_shape),
-            "pooling": pooling,
-            "classes": classes,
-            "classifier_activation": backbone.serializable_activation(classifier_activation),
-            "include_preprocessing": include_preprocessing,
-            "name": name,
+            **backbone.applications_config(
+                include_top,
+                input_shape,
+                pooling,
+                classes,
+                classifier_activation,
+                include_preprocessing,
+                name,
+            ),
         },
     }
-    model = backbone.BackboneModel(inputs, x, name=name, architecture=architecture)
-    apply_weights_argument(model, weights)
-    return model
+    return backbone.finish_model(backbone.BackboneModel, inputs, x, architecture, weights)

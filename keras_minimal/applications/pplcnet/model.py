@@ -31,7 +31,7 @@ from keras_minimal.applications.pplcnet.variants import (
     find_variant,
     make_divisible,
 )
-from keras_minimal.weights.arguments import apply_weights_argument, check_weights_argument
+from keras_minimal.weights.arguments import check_weights_argument
 
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9  # PyTorch's momentum=0.1, Paddle's momentum=0.9
@@ -213,15 +213,15 @@ def PPLCNet(
             "head_bias": bool(head_bias),
             "class_expand": class_expand,
             "deploy": bool(deploy),
-            "include_top": include_top,
-            "input_shape": list(input_shape),
-            "pooling": pooling,
-            "classes": classes,
-            "classifier_activation": backbone.serializable_activation(classifier_activation),
-            "include_preprocessing": include_preprocessing,
-            "name": name,
+            **backbone.applications_config(
+                include_top,
+                input_shape,
+                pooling,
+                classes,
+                classifier_activation,
+                include_preprocessing,
+                name,
+            ),
         },
     }
-    model = backbone.BackboneModel(inputs, x, name=name, architecture=architecture)
-    apply_weights_argument(model, weights)
-    return model
+    return backbone.finish_model(backbone.BackboneModel, inputs, x, architecture, weights)

@@ -24,7 +24,7 @@ from keras_minimal.applications.vanillanet.variants import find_variant
 from keras_minimal.layers import AdaptiveMaxPooling2D, DeepTrainingActivation, SeriesActivation
 from keras_minimal.layers.deep_training_activation import check_act_learn, deep_training_layers
 from keras_minimal.layers.initializers import reference_trunc_normal
-from keras_minimal.weights.arguments import apply_weights_argument, check_weights_argument
+from keras_minimal.weights.arguments import check_weights_argument
 
 BN_EPSILON = 1e-6
 BN_MOMENTUM = 0.9  # PyTorch's momentum=0.1
@@ -248,15 +248,15 @@ def VanillaNet(
             "ada_pool": list(ada_pool) if ada_pool else None,
             "drop_rate": drop_rate,
             "deploy": bool(deploy),
-            "include_top": include_top,
-            "input_shape": list(input_shape),
-            "pooling": pooling,
-            "classes": classes,
-            "classifier_activation": backbone.serializable_activation(classifier_activation),
-            "include_preprocessing": include_preprocessing,
-            "name": name,
+            **backbone.applications_config(
+                include_top,
+                input_shape,
+                pooling,
+                classes,
+                classifier_activation,
+                include_preprocessing,
+                name,
+            ),
         },
     }
-    model = VanillaNetModel(inputs, x, name=name, architecture=architecture)
-    apply_weights_argument(model, weights)
-    return model
+    return backbone.finish_model(VanillaNetModel, inputs, x, architecture, weights)
