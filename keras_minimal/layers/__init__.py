@@ -4,6 +4,7 @@ from keras_minimal.layers.adaptive_max_pooling import AdaptiveMaxPooling2D
 from keras_minimal.layers.banded_depthwise_conv import BandedDepthwiseConv2D
 from keras_minimal.layers.deep_training_activation import DeepTrainingActivation
 from keras_minimal.layers.exact_gelu import ExactGELU, exact_gelu
+from keras_minimal.layers.grouped_conv2d import GroupedConv2D
 from keras_minimal.layers.layer_scale import LayerScale
 from keras_minimal.layers.scaled_activation import ScaledActivation, gelu_approximate
 from keras_minimal.layers.series_activation import SeriesActivation
@@ -16,6 +17,7 @@ __all__ = [
     "BandedDepthwiseConv2D",
     "DeepTrainingActivation",
     "ExactGELU",
+    "GroupedConv2D",
     "LayerScale",
     "ScaledActivation",
     "SeriesActivation",

@@ -5,13 +5,15 @@ import math
 import keras
 from keras import ops
 
+from keras_minimal.layers.grouped_conv2d import GroupedConv2D
+
 # name → default epsilon. timm's dm_nfnet_* models (the port of DeepMind's weights) use
 # std_conv_eps=1e-5 inside the square root; DeepMind's Haiku code floors var·fan_in at 1e-4.
 STANDARDIZATIONS = {"timm": 1e-5, "deepmind": 1e-4}
 
 
 @keras.saving.register_keras_serializable(package="keras_minimal")
-class WSConv2D(keras.layers.Conv2D):
+class WSConv2D(GroupedConv2D):
     """Conv2D whose kernel is standardised per output channel on every call, times a gain.
 
     For output channel o with the fan-in N = kh·kw·(in_channels / groups), mean μ_o and
@@ -26,6 +28,7 @@ class WSConv2D(keras.layers.Conv2D):
     floors the already fan-in-scaled variance. They differ only for kernels of tiny
     variance (e.g. all-equal weights: timm divides by sqrt(ε·N), DeepMind by sqrt(ε)).
     Activation gains (γ) are not part of this layer: NFNets apply them in the activation.
+    Grouped convolutions run as GroupedConv2D does (no XLA on TensorFlow).
 
     The raw kernel is the trainable variable (the one that adaptive gradient clipping and
     weight decay see); `standardized_kernel()` is what the convolution uses, and what

@@ -1,16 +1,18 @@
-"""model.export(format="onnx") of ConvNeXt-T and PP-LCNet x1.0 runs in onnxruntime.
+"""model.export(format="onnx") of ConvNeXt, PP-LCNet and NFNet runs in onnxruntime.
 
 TensorFlow backend only (Keras exports through tf2onnx there). The ConvNeXt check matters:
 Keras' own exact GELU lowers to Erfc, which tf2onnx cannot convert even though the export
-does not raise; our ExactGELU is written with Erf.
+does not raise; our ExactGELU is written with Erf. NFNet adds grouped convolutions, which
+Keras' TensorFlow backend runs through XLA (untranslatable) unless GroupedConv2D splits them.
 """
 
 import keras
 import numpy as np
 import pytest
 
-from keras_minimal.applications import ConvNeXt, ConvNeXtTiny, PPLCNet_x1_0
+from keras_minimal.applications import ConvNeXt, ConvNeXtTiny, NFNet, PPLCNet_x1_0
 from keras_minimal.applications.convnext.variants import TEST_CONFIG
+from keras_minimal.applications.nfnet.variants import TEST_CONFIG as NFNET_TEST_CONFIG
 from keras_minimal.deploy import to_deploy
 from tests.helpers import assert_matches_reference, randomize_batch_norms
 
@@ -66,3 +68,15 @@ def test_convnext_deploy_graph_with_banded_depthwise(tmp_path):
         classifier_activation=None,
     )
     _export_and_run(to_deploy(model), tmp_path)
+
+
+def test_nfnet_training_and_deploy_graphs_with_grouped_convolutions(tmp_path):
+    model = NFNet(
+        **NFNET_TEST_CONFIG,
+        input_shape=(SIDE, SIDE, 3),
+        classes=10,
+        classifier_activation=None,
+    )
+    for graph in (model, to_deploy(model)):
+        ops = _export_and_run(graph, tmp_path)
+        assert "Erf" in ops and "Erfc" not in ops

@@ -24,11 +24,17 @@ from keras import layers
 
 from keras_minimal.applications import backbone
 from keras_minimal.applications.nfnet.variants import VARIANTS, find_variant
-from keras_minimal.layers import ScaledActivation, SkipInitGain, WSConv2D
+from keras_minimal.layers import (
+    GroupedConv2D,
+    ScaledActivation,
+    SkipInitGain,
+    WSConv2D,
+    exact_gelu,
+)
 from keras_minimal.layers.scaled_activation import gelu_approximate
 from keras_minimal.layers.ws_conv2d import STANDARDIZATIONS
 from keras_minimal.training.agc.model import AdaptiveGradientClipping
-from keras_minimal.weights.arguments import apply_weights_argument, check_weights_argument
+from keras_minimal.weights.arguments import check_weights_argument
 
 # γ: the gain that makes act(x) unit-variance for x ~ N(0, 1) (DeepMind nfnets base.py).
 NONLINEARITY_GAINS = {
@@ -83,7 +89,8 @@ class NFNetModel(AdaptiveGradientClipping, backbone.BackboneModel):
 
 
 def _activation_function(name):
-    return gelu_approximate if name == "gelu_approximate" else name
+    # Keras' own exact "gelu" lowers to Erfc on TensorFlow, which tf2onnx cannot convert.
+    return {"gelu": exact_gelu, "gelu_approximate": gelu_approximate}.get(name, name)
 
 
 def _conv_initializer():
@@ -110,7 +117,7 @@ class _Builder:
             name=name,
         )
         if self.deploy:  # weight standardisation folded into the kernel (to_deploy)
-            return layers.Conv2D(filters, kernel_size, **kwargs)
+            return GroupedConv2D(filters, kernel_size, **kwargs)
         return WSConv2D(filters, kernel_size, standardization=self.standardization, **kwargs)
 
     def act(self, name, beta=1.0):
@@ -392,16 +399,16 @@ def NFNet(
             "drop_rate": drop_rate,
             "drop_path_rate": drop_path_rate,
             "deploy": bool(deploy),
-            "include_top": include_top,
-            "input_shape": list(input_shape),
-            "pooling": pooling,
-            "classes": classes,
-            "classifier_activation": backbone.serializable_activation(classifier_activation),
-            "include_preprocessing": include_preprocessing,
-            "name": name,
+            **backbone.applications_config(
+                include_top,
+                input_shape,
+                pooling,
+                classes,
+                classifier_activation,
+                include_preprocessing,
+                name,
+            ),
         },
     }
     with deep_graph_recursion_limit(len(plan)):
-        model = NFNetModel(inputs, x, name=name, architecture=architecture)
-    apply_weights_argument(model, weights)
-    return model
+        return backbone.finish_model(NFNetModel, inputs, x, architecture, weights)
