@@ -1,4 +1,4 @@
-"""NFNet → deploy graph: every WSConv2D becomes a GroupedConv2D (Conv2D maths) with its standardised kernel."""
+"""NFNet → deploy graph: each WSConv2D becomes a GroupedConv2D with its standardised kernel."""
 
 from keras import ops
 

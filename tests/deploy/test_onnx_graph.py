@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal.deploy.onnx_graph import fuse_hard_swish
+from keras_minimal.deploy.onnx_graph import fuse_hard_swish, pointwise_matmuls_to_conv
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -77,3 +77,67 @@ def test_exported_pplcnet_uses_hard_swish_and_keeps_parity(tmp_path):
     # Stem, and depthwise + pointwise of each of the 13 blocks, then the head: 28 hard-swishes.
     assert op_types.count("HardSwish") == 28
     assert op_types.count("Clip") == 2  # only the two SE hard-sigmoids remain
+
+
+def _pointwise_dense_graph(with_bias=True):
+    """A 1×1 convolution as tf2onnx writes a channel-axis Dense between NCHW convolutions."""
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(4, 6)).astype("float32")
+    bias = rng.normal(size=(6,)).astype("float32")
+    last = "biased" if with_bias else "flat_out"
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["nhwc"], perm=[0, 2, 3, 1]),
+        helper.make_node("Reshape", ["nhwc", "to_rows"], ["rows"]),
+        helper.make_node("MatMul", ["rows", "kernel"], ["product"]),
+        helper.make_node("Reshape", ["product", "to_image"], ["flat_out"]),
+        *([helper.make_node("Add", ["flat_out", "bias"], ["biased"])] if with_bias else []),
+        helper.make_node("Transpose", [last], ["y"], perm=[0, 3, 1, 2]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "pointwise",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4, 3, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 6, 3, 5])],
+        [
+            numpy_helper.from_array(np.array([-1, 4], "int64"), "to_rows"),
+            numpy_helper.from_array(np.array([2, 3, 5, 6], "int64"), "to_image"),
+            numpy_helper.from_array(kernel, "kernel"),
+            numpy_helper.from_array(bias, "bias"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return model, kernel, bias if with_bias else np.zeros(6, "float32")
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_channel_axis_matmul_becomes_a_1x1_conv(with_bias):
+    model, kernel, bias = _pointwise_dense_graph(with_bias)
+    x = np.random.default_rng(1).normal(size=(2, 4, 3, 5)).astype("float32")
+    assert pointwise_matmuls_to_conv(model) == 1
+    onnx.checker.check_model(model)
+    assert [node.op_type for node in model.graph.node] == ["Conv"]
+    expected = np.einsum("nchw,cd->ndhw", x, kernel) + bias[None, :, None, None]
+    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="export goes through tf2onnx")
+@pytest.mark.parametrize(
+    "batch_size", [None, 2]
+)  # dynamic batch: the Reshapes' shapes are computed
+def test_exported_vanillanet_runs_its_dense_layers_as_convolutions(tmp_path, batch_size):
+    pytest.importorskip("tf2onnx")
+    from keras_minimal.applications import VanillaNet
+    from keras_minimal.deploy import export
+
+    model = VanillaNet((16, 32, 48), (2, 2), classes=5, classifier_activation=None, deploy=True)
+    rng = np.random.default_rng(0)
+    for variable in model.trainable_weights:  # non-zero biases: tf2onnx must keep their Adds
+        variable.assign(rng.normal(0, 0.1, variable.shape).astype("float32"))
+    path = str(tmp_path / "model.onnx")
+    result = export(model, path, "onnx", batch_size=batch_size, image_size=64)
+    assert result.passed and result.checks[-1].max_rel_error <= 1e-4
+    op_types = [node.op_type for node in onnx.load(path).graph.node]
+    # stem conv, two stage 1×1 convs, three depthwise series activations; only the
+    # classifier (on pooled vectors) stays a MatMul, and one Transpose brings NHWC input in.
+    assert op_types.count("Conv") == 6 and op_types.count("MatMul") + op_types.count("Gemm") == 1
+    assert op_types.count("Transpose") == 1 and "Reshape" not in op_types
