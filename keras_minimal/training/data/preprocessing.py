@@ -66,10 +66,10 @@ def resize(image, size, interpolation, antialias=True):
     return tf.clip_by_value(resized, 0.0, 255.0)
 
 
-def random_crop_window(image_bytes, seed, area_range, aspect_ratio_range):
-    """(offset_y, offset_x, height, width) of an Inception-style random crop."""
+def crop_window(shape, seed, area_range, aspect_ratio_range):
+    """(offset_y, offset_x, height, width) of an Inception-style random crop of an image shape."""
     begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        image_shape(image_bytes),
+        shape,
         bounding_boxes=tf.constant([0.0, 0.0, 1.0, 1.0], shape=[1, 1, 4]),
         seed=seed,
         min_object_covered=0.0,
@@ -79,6 +79,11 @@ def random_crop_window(image_bytes, seed, area_range, aspect_ratio_range):
         use_image_if_no_bounding_boxes=True,
     )
     return tf.stack([begin[0], begin[1], size[0], size[1]])
+
+
+def random_crop_window(image_bytes, seed, area_range, aspect_ratio_range):
+    """crop_window() of encoded image bytes, read from the header without decoding."""
+    return crop_window(image_shape(image_bytes), seed, area_range, aspect_ratio_range)
 
 
 def decode_and_crop(image_bytes, window):
@@ -119,17 +124,8 @@ def random_resized_crop(
     interpolation="bicubic",
 ):
     """The training crop for an already decoded image."""
-    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image),
-        bounding_boxes=tf.constant([0.0, 0.0, 1.0, 1.0], shape=[1, 1, 4]),
-        seed=seed,
-        min_object_covered=0.0,
-        aspect_ratio_range=aspect_ratio_range,
-        area_range=area_range,
-        max_attempts=10,
-        use_image_if_no_bounding_boxes=True,
-    )
-    image = tf.slice(image, begin, size)
+    window = crop_window(tf.shape(image), seed, area_range, aspect_ratio_range)
+    image = tf.image.crop_to_bounding_box(image, window[0], window[1], window[2], window[3])
     return resize(image, (image_size, image_size), interpolation, antialias=TRAIN_ANTIALIAS)
 
 
