@@ -317,34 +317,38 @@ class Trainer:
         if ema_optimizer is not None:
             ema_optimizer.finalize_with_ema = False  # done once, in save_final
         epoch, step_in_epoch = divmod(start_step, self.steps_per_epoch)
+        validation_steps = self.validation_steps() if val_data is not None else None
+
+        def fit_epochs(dataset, initial_epoch, epochs, steps_per_epoch):
+            result = self.model.fit(
+                dataset,
+                initial_epoch=initial_epoch,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                validation_data=val_data,
+                validation_steps=validation_steps,
+                callbacks=callbacks,
+                shuffle=False,  # the pipeline shuffles, seeded per epoch
+                verbose=self.verbose,
+            )
+            _merge(history, result.history)
+
         if step_in_epoch:
             # Finish the interrupted epoch: only its remaining steps, then the rest.
-            partial = self.model.fit(
+            fit_epochs(
                 self.train_dataset(start_step, epochs=epoch + 1),
-                initial_epoch=epoch,
-                epochs=epoch + 1,
-                steps_per_epoch=self.steps_per_epoch - step_in_epoch,
-                validation_data=val_data,
-                validation_steps=self.validation_steps() if val_data is not None else None,
-                callbacks=callbacks,
-                shuffle=False,  # the pipeline shuffles, seeded per epoch
-                verbose=self.verbose,
+                epoch,
+                epoch + 1,
+                self.steps_per_epoch - step_in_epoch,
             )
-            _merge(history, partial.history)
             epoch += 1
         if epoch < self.epochs:
-            rest = self.model.fit(
+            fit_epochs(
                 self.train_dataset(epoch * self.steps_per_epoch),
-                initial_epoch=epoch,
-                epochs=self.epochs,
-                steps_per_epoch=self.steps_per_epoch,
-                validation_data=val_data,
-                validation_steps=self.validation_steps() if val_data is not None else None,
-                callbacks=callbacks,
-                shuffle=False,  # the pipeline shuffles, seeded per epoch
-                verbose=self.verbose,
+                epoch,
+                self.epochs,
+                self.steps_per_epoch,
             )
-            _merge(history, rest.history)
         self.save_final()
         return history
 
