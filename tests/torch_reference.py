@@ -8,6 +8,21 @@ State-dict names are the official ones.
 import numpy as np
 
 
+def _batch_norm(sd, t, p, eps):
+    """Inference BatchNorm of t with the running statistics and affine of `p` in `sd`."""
+    import torch.nn.functional as F
+
+    return F.batch_norm(
+        t,
+        sd[f"{p}.running_mean"],
+        sd[f"{p}.running_var"],
+        sd[f"{p}.weight"],
+        sd[f"{p}.bias"],
+        training=False,
+        eps=eps,
+    )
+
+
 def vanillanet_torch(sd, x, strides, act_num=3, ada_pool=None, act_learn=1.0):
     """Official VanillaNet logits in torch: `sd` maps official names to tensors, x is NCHW.
 
@@ -21,15 +36,7 @@ def vanillanet_torch(sd, x, strides, act_num=3, ada_pool=None, act_learn=1.0):
         return F.conv2d(t, sd[f"{p}.weight"], sd[f"{p}.bias"], **kwargs)
 
     def bn(t, p):
-        return F.batch_norm(
-            t,
-            sd[f"{p}.running_mean"],
-            sd[f"{p}.running_var"],
-            sd[f"{p}.weight"],
-            sd[f"{p}.bias"],
-            training=False,
-            eps=1e-6,
-        )
+        return _batch_norm(sd, t, p, eps=1e-6)
 
     def series(t, p):
         w = sd[f"{p}.weight"]
@@ -187,15 +194,7 @@ def lcnet_torch(sd, x):
     import torch.nn.functional as F
 
     def bn(t, p):
-        return F.batch_norm(
-            t,
-            sd[f"{p}.running_mean"],
-            sd[f"{p}.running_var"],
-            sd[f"{p}.weight"],
-            sd[f"{p}.bias"],
-            training=False,
-            eps=1e-5,
-        )
+        return _batch_norm(sd, t, p, eps=1e-5)
 
     x = F.hardswish(bn(F.conv2d(x, sd["conv_stem.weight"], stride=2, padding=1), "bn1"))
     stage = 0
