@@ -7,10 +7,10 @@ their values. Engines:
   keras_tf      tf.function of the Keras model (TensorFlow backend, oneDNN, every core);
                 also timed on the training graph at inference (keras_tf_train_graph),
                 which TensorFlow runs faster for ConvNeXt (its single 7×7 kernels)
-  tflite        the same graph converted with tf.lite.TFLiteConverter, run by the
-                ai-edge-litert interpreter with XNNPACK and --threads threads
-  onnxruntime   model.export(format="onnx") (tf2onnx, batch fixed to 1) in onnxruntime,
-                --threads threads
+  tflite        the same graph exported by keras_minimal.deploy.export (LiteRT converter),
+                run by the ai-edge-litert interpreter with XNNPACK and --threads threads
+  onnxruntime   the same graph exported by keras_minimal.deploy.export (tf2onnx and the
+                ONNX rewrites, batch fixed to 1) in onnxruntime, --threads threads
 
 Results go to benchmarks/results/convnext_pplcnet_latency.json.
 
@@ -55,58 +55,13 @@ def build_models(name, image_size):
     return model, to_deploy(model)
 
 
-def tflite_runner(model, image_size, threads):
-    import keras
-    from ai_edge_litert.interpreter import Interpreter
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.tflite")
-        model.export(
-            path,
-            format="litert",
-            verbose=False,
-            input_signature=[
-                keras.InputSpec(shape=(1, image_size, image_size, 3), dtype="float32")
-            ],
-        )
-        interpreter = Interpreter(model_path=path, num_threads=threads)
-        size_mb = os.path.getsize(path) / 2**20
-    interpreter.allocate_tensors()
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-
-    def run(x):
-        interpreter.set_tensor(inp["index"], x)
-        interpreter.invoke()
-        return interpreter.get_tensor(out["index"])
-
-    ops = sorted({op["op_name"] for op in interpreter._get_ops_details()})
-    return run, {"size_mb": size_mb, "ops": ops}
+ENGINE_RUNTIMES = {"tflite": "tflite", "onnxruntime": "onnx"}
 
 
-def onnxruntime_runner(model, x, threads):
-    import keras
-    import onnxruntime as ort
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.onnx")
-        model.export(
-            path,
-            format="onnx",
-            verbose=False,
-            input_signature=[keras.InputSpec(shape=x.shape, dtype="float32")],
-        )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        size_mb = os.path.getsize(path) / 2**20
-    name = session.get_inputs()[0].name
-    return (lambda inputs: session.run(None, {name: inputs})[0]), {"size_mb": size_mb}
-
-
-def time_model(name):
+def time_model(name, workdir):
     import numpy as np
 
+    from keras_minimal.deploy.benchmarking import runtime_function
     from keras_minimal.deploy.latency import inference_function, measure_latency
 
     trained, model = build_models(name, FLAGS.image_size)
@@ -121,10 +76,8 @@ def time_model(name):
             run = keras_run
         elif engine == "keras_tf_train_graph":
             run = inference_function(trained)
-        elif engine == "tflite":
-            run, info = tflite_runner(model, size, FLAGS.threads)
-        elif engine == "onnxruntime":
-            run, info = onnxruntime_runner(model, x, FLAGS.threads)
+        elif engine in ENGINE_RUNTIMES:
+            run = runtime_function(model, ENGINE_RUNTIMES[engine], workdir, 1, FLAGS.threads)
         else:
             raise app.UsageError(f"Unknown engine {engine!r}")
         if FLAGS.check:
@@ -144,7 +97,8 @@ def main(argv):
     from benchmarks.common import write_results
 
     tf.get_logger().setLevel("ERROR")
-    results = {name: time_model(name) for name in FLAGS.models}
+    with tempfile.TemporaryDirectory() as workdir:
+        results = {name: time_model(name, workdir) for name in FLAGS.models}
     path = write_results(
         "convnext_pplcnet_latency",
         {
