@@ -2,17 +2,26 @@
 
 For each model, a full training step (forward, loss, backward, optimizer update) on a
 synthetic batch that stays on the device, timed after warm-up; in the same run, the
-PyTorch reference (timm, or the official VanillaNet code) with bf16 autocast and
-torch.compile, each engine in its own subprocess. Target: keras_minimal ≥ 1.1× PyTorch.
+PyTorch reference with bf16 autocast, channels-last and torch.compile, each engine in its
+own subprocess. Target: keras_minimal ≥ 1.1× PyTorch.
+
+Keras runs on the JAX backend by default (every jitted step is XLA) and on TensorFlow with
+--keras_backend=tensorflow (jit_compile=True). The PyTorch references: timm for ConvNeXt,
+NFNet (dm_nfnet_f0) and PP-LCNet (lcnet_100); for VanillaNet the official code when
+--vanillanet_repo points at a checkout, else tests/torch_vanillanet.py (the official
+architecture and state-dict names, checked against the official fixtures).
 
     python benchmarks/gpu_training_throughput.py                       # record (GPU)
     python benchmarks/gpu_training_throughput.py --steps=3 --warmup=1 --batch_size=8 \
-        --models=vanillanet_5 --engines=keras                          # smoke run (CPU)
-    # the official VanillaNet code for the PyTorch side of vanillanet_5:
-    python benchmarks/gpu_training_throughput.py --vanillanet_repo=/path/to/VanillaNet
+        --models=vanillanet_5 --image_size=64                          # smoke run (CPU)
 
-Models not registered in this checkout (ConvNeXt, NFNet, PP-LCNet land from other
-branches) are reported as skipped.
+On the lent GPU machine (device tool; its image has JAX, PyTorch and timm but no Keras and
+no TensorFlow), carry Keras' wheels for its Python 3.12:
+
+    pip download --no-deps --only-binary=:all: --python-version 3.12 \
+        --platform manylinux_2_28_x86_64 -d .device_wheels keras==3.15.1 namex optree
+    # run(carry=[".device_wheels"], command="pip install --no-index --no-deps
+    #     .device_wheels/*.whl && python3 benchmarks/gpu_training_throughput.py")
 """
 
 import json
@@ -36,6 +45,7 @@ flags.DEFINE_integer("image_size", 224, "Input side.")
 flags.DEFINE_integer("steps", 50, "Timed training steps.")
 flags.DEFINE_integer("warmup", 10, "Untimed steps first (compilation).")
 flags.DEFINE_enum("precision", "mixed_bfloat16", ["mixed_bfloat16", "float32"], "Keras policy.")
+flags.DEFINE_enum("keras_backend", "jax", ["jax", "tensorflow"], "Keras backend (both use XLA).")
 flags.DEFINE_string("vanillanet_repo", None, "Checkout of huawei-noah/VanillaNet (torch side).")
 flags.DEFINE_string("_worker", None, "Internal: engine:model to time in this process.")
 
@@ -47,15 +57,40 @@ TIMM_NAMES = {
 }
 
 
+def on_device(array):
+    """`array` placed on the accelerator of the current Keras backend (synthetic input)."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.device_put(array)
+    import tensorflow as tf
+
+    device = "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
+    with tf.device(device):
+        return tf.identity(array)
+
+
+def keras_device_name():
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.devices()[0].device_kind
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.config.experimental.get_device_details(gpus[0]).get("device_name") if gpus else "cpu"
+
+
 def keras_step_rate(name):
     import keras
     import numpy as np
-    import tensorflow as tf
 
     import keras_minimal
 
-    if name not in keras_minimal.list_models():
-        return {"skipped": f"{name} is not registered in this checkout"}
     keras.config.set_dtype_policy(FLAGS.precision)
     size = FLAGS.image_size
     model = keras_minimal.create_model(
@@ -67,11 +102,8 @@ def keras_step_rate(name):
         jit_compile=True,
     )
     rng = np.random.default_rng(0)
-    images = rng.uniform(0, 255, (FLAGS.batch_size, size, size, 3)).astype("float32")
-    labels = rng.integers(0, 1000, FLAGS.batch_size)
-    device = "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
-    with tf.device(device):  # synthetic input that stays on the device
-        images, labels = tf.identity(images), tf.identity(labels)
+    images = on_device(rng.uniform(0, 255, (FLAGS.batch_size, size, size, 3)).astype("float32"))
+    labels = on_device(rng.integers(0, 1000, FLAGS.batch_size).astype("int32"))
     for _ in range(FLAGS.warmup):
         model.train_on_batch(images, labels)
     start = time.perf_counter()
@@ -79,7 +111,12 @@ def keras_step_rate(name):
         loss = model.train_on_batch(images, labels)
     float(np.asarray(loss))  # wait for the device
     seconds = time.perf_counter() - start
-    return {"images_per_s": FLAGS.steps * FLAGS.batch_size / seconds, "device": device}
+    return {
+        "images_per_s": FLAGS.steps * FLAGS.batch_size / seconds,
+        "device": keras_device_name(),
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+    }
 
 
 def torch_model(name):
@@ -87,11 +124,15 @@ def torch_model(name):
         import timm
 
         return timm.create_model(TIMM_NAMES[name], num_classes=1000)
-    if name.startswith("vanillanet") and FLAGS.vanillanet_repo:
-        sys.path.insert(0, FLAGS.vanillanet_repo)
-        from models import vanillanet
+    if name.startswith("vanillanet"):
+        if FLAGS.vanillanet_repo:
+            sys.path.insert(0, FLAGS.vanillanet_repo)
+            from models import vanillanet
 
-        return getattr(vanillanet, name)()
+            return getattr(vanillanet, name)()
+        from tests.torch_vanillanet import vanillanet_torch_model
+
+        return vanillanet_torch_model(name)
     return None
 
 
@@ -100,13 +141,14 @@ def torch_step_rate(name):
 
     model = torch_model(name)
     if model is None:
-        return {"skipped": f"no PyTorch reference for {name} (pass --vanillanet_repo)"}
+        return {"skipped": f"no PyTorch reference for {name}"}
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = model.to(device).train()
+    model = model.to(device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     compiled = torch.compile(model)
     size = FLAGS.image_size
     images = torch.rand(FLAGS.batch_size, 3, size, size, device=device)
+    images = images.contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 1000, (FLAGS.batch_size,), device=device)
     loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -128,7 +170,12 @@ def torch_step_rate(name):
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    return {"images_per_s": FLAGS.steps * FLAGS.batch_size / seconds, "device": device}
+    name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
+    return {
+        "images_per_s": FLAGS.steps * FLAGS.batch_size / seconds,
+        "device": name,
+        "torch": torch.__version__,
+    }
 
 
 def run_worker(engine, name):
@@ -144,18 +191,19 @@ def main(argv):
         engine, name = FLAGS._worker.split(":")
         run_worker(engine, name)
         return 0
+    os.environ["KERAS_BACKEND"] = FLAGS.keras_backend  # this process and the workers
     from benchmarks.common import write_results
 
     results = {
         "batch_size": FLAGS.batch_size,
         "image_size": FLAGS.image_size,
         "keras_precision": FLAGS.precision,
-        "keras": "jit_compile=True (XLA), TF backend, AdamW",
-        "torch": "bf16 autocast + torch.compile, AdamW",
+        "keras": f"jit_compile=True (XLA), {FLAGS.keras_backend} backend, AdamW",
+        "torch": "bf16 autocast + channels_last + torch.compile, AdamW",
     }
     passthrough = [a for a in argv[1:]] + [
         f"--{flag}={getattr(FLAGS, flag)}"
-        for flag in ("batch_size", "image_size", "steps", "warmup", "precision")
+        for flag in ("batch_size", "image_size", "steps", "warmup", "precision", "keras_backend")
     ]
     if FLAGS.vanillanet_repo:
         passthrough.append(f"--vanillanet_repo={FLAGS.vanillanet_repo}")

@@ -48,3 +48,51 @@ def test_random_reference_state_has_the_reference_names_and_shapes():
     state = random_reference_state(model)
     expected = {k: v.shape for k, v in fixture.state_dict.items() if "num_batches" not in k}
     assert {k: v.shape for k, v in state.items()} == expected
+
+
+def test_trainable_vanillanet_loads_official_checkpoint_and_reproduces_it():
+    import torch
+
+    from tests.torch_reference import random_training_state_dict
+    from tests.torch_vanillanet import VanillaNetTorch
+
+    fixture = load_fixture("vanillanet_tiny5")
+    config = fixture.config
+    model = VanillaNetTorch(
+        random_training_state_dict(config["dims"], config["strides"], config["num_classes"]),
+        config["strides"],
+    )
+    official = {k: torch.as_tensor(v) for k, v in fixture.state_dict.items()}
+    missing, unexpected = model.load_state_dict(official, strict=False)
+    assert unexpected == []
+    assert missing and all(k.endswith("num_batches_tracked") for k in missing)
+    model.eval()
+    inputs = torch.as_tensor(fixture.inputs).permute(0, 3, 1, 2)
+    for tag, reference in fixture.outputs.items():
+        if tag == "deploy":
+            continue
+        model.act_learn = float(tag.removeprefix("train_graph_lambda_"))
+        with torch.no_grad():
+            assert_matches_reference(model(inputs).numpy(), reference)
+
+
+def test_trainable_vanillanet_training_step_updates_every_parameter():
+    import torch
+
+    from tests.torch_reference import random_training_state_dict
+    from tests.torch_vanillanet import VanillaNetTorch
+
+    dims, strides = [8, 16, 24], [2, 1]
+    model = VanillaNetTorch(random_training_state_dict(dims, strides, 5), strides, act_learn=0.3)
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    images = torch.rand(4, 3, 32, 32)
+    loss = torch.nn.functional.cross_entropy(model.train()(images), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    optimizer.step()
+    after = model.state_dict()
+    assert torch.isfinite(loss)
+    for name, _ in model.named_parameters():
+        assert not torch.equal(before[name], after[name]), name
+    # BatchNorm in training mode uses batch statistics and updates the running ones.
+    assert not torch.equal(before["stem1.1.running_mean"], after["stem1.1.running_mean"])

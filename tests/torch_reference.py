@@ -8,8 +8,12 @@ State-dict names are the official ones.
 import numpy as np
 
 
-def _batch_norm(sd, t, p, eps):
-    """Inference BatchNorm of t with the running statistics and affine of `p` in `sd`."""
+def _batch_norm(sd, t, p, eps, training=False):
+    """BatchNorm of t with the running statistics and affine of `p` in `sd`.
+
+    Inference by default; with `training`, batch statistics (the running ones are updated
+    in place, momentum 0.1 as torch.nn.BatchNorm2d).
+    """
     import torch.nn.functional as F
 
     return F.batch_norm(
@@ -18,15 +22,16 @@ def _batch_norm(sd, t, p, eps):
         sd[f"{p}.running_var"],
         sd[f"{p}.weight"],
         sd[f"{p}.bias"],
-        training=False,
+        training=training,
         eps=eps,
     )
 
 
-def vanillanet_torch(sd, x, strides, act_num=3, ada_pool=None, act_learn=1.0):
+def vanillanet_torch(sd, x, strides, act_num=3, ada_pool=None, act_learn=1.0, training=False):
     """Official VanillaNet logits in torch: `sd` maps official names to tensors, x is NCHW.
 
-    Either form: the deploy graph if `stem.0.weight` is in `sd`, else the training graph.
+    Either form: the deploy graph if `stem.0.weight` is in `sd`, else the training graph
+    (whose BatchNorms use batch statistics when `training`; dropout is 0 as in the fixtures).
     """
     import torch.nn.functional as F
 
@@ -36,7 +41,7 @@ def vanillanet_torch(sd, x, strides, act_num=3, ada_pool=None, act_learn=1.0):
         return F.conv2d(t, sd[f"{p}.weight"], sd[f"{p}.bias"], **kwargs)
 
     def bn(t, p):
-        return _batch_norm(sd, t, p, eps=1e-6)
+        return _batch_norm(sd, t, p, eps=1e-6, training=training)
 
     def series(t, p):
         w = sd[f"{p}.weight"]
