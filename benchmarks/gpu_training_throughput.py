@@ -211,7 +211,10 @@ def main(argv):
         row = {}
         for engine in FLAGS.engines:
             command = [sys.executable, __file__, f"--_worker={engine}:{name}", *passthrough]
-            process = subprocess.run(command, capture_output=True, text=True)
+            env = dict(os.environ)
+            if engine == "torch":  # it imports Keras (JAX) for the names only: keep JAX off the GPU
+                env.update(XLA_PYTHON_CLIENT_PREALLOCATE="false", JAX_PLATFORMS="cpu")
+            process = subprocess.run(command, capture_output=True, text=True, env=env)
             lines = [x for x in process.stdout.splitlines() if x.startswith("RESULT ")]
             row[engine] = json.loads(lines[-1][7:]) if lines else {"error": process.stderr[-1500:]}
         keras_rate = row.get("keras", {}).get("images_per_s")
