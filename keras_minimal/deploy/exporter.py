@@ -18,6 +18,7 @@ from keras_minimal.deploy.parity import (
 )
 from keras_minimal.deploy.precision import is_float32, with_dtype_policy
 from keras_minimal.deploy.runtimes import RUNTIMES, load_runtime
+from keras_minimal.deploy.xnnpack import with_banded_depthwise
 
 FORMATS = ("saved_model", "tflite", "onnx")
 QUANTIZATIONS = {"saved_model": (None,), "onnx": (None,), "tflite": (None, "fp16", "int8")}
@@ -173,6 +174,7 @@ def _write(
     options = {}
     if format == "tflite":
         options = _converter_options(quantization, representative_data, int8_io, num_calibration)
+        model = with_banded_depthwise(model)
     elif format == "onnx":
         options = {"opset_version": opset}
     model.export(
