@@ -59,7 +59,7 @@ def test_pplcnet_x1_0_training_and_deploy_graphs(tmp_path):
     assert "BatchNormalization" not in ops
 
 
-def test_convnext_deploy_graph_with_banded_depthwise(tmp_path):
+def test_convnext_deploy_graph(tmp_path):
     model = ConvNeXt(
         TEST_CONFIG["depths"],
         TEST_CONFIG["dims"],

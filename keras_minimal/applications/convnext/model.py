@@ -17,7 +17,7 @@ from keras import layers
 
 from keras_minimal.applications import backbone
 from keras_minimal.applications.convnext.variants import find_variant
-from keras_minimal.layers import BandedDepthwiseConv2D, ExactGELU, LayerScale, StochasticDepth
+from keras_minimal.layers import ExactGELU, LayerScale, StochasticDepth
 from keras_minimal.layers.initializers import reference_trunc_normal
 from keras_minimal.weights.arguments import check_weights_argument
 
@@ -52,12 +52,8 @@ def _conv(filters, kernel_size, name):
     )
 
 
-def _depthwise_7x7(deploy, name):
-    if deploy:
-        # The same kernel as three row bands of ≤ 25 taps: XNNPACK (TFLite) runs those
-        # with its fast kernels, several times faster than one 49-tap kernel; TensorFlow's own
-        # runtime prefers the single kernel, hence only in the deploy (export) graph.
-        return BandedDepthwiseConv2D(7, name=name)
+def _depthwise_7x7(name):
+    # TFLite export computes it in row bands for XNNPACK (keras_minimal.deploy.xnnpack).
     return layers.DepthwiseConv2D(
         7,
         padding="same",  # stride 1, odd kernel: 3 on every side, as the reference
@@ -67,10 +63,10 @@ def _depthwise_7x7(deploy, name):
     )
 
 
-def convnext_block(x, dim, drop_path_rate, layer_scale_init_value, name, deploy=False):
+def convnext_block(x, dim, drop_path_rate, layer_scale_init_value, name):
     """dwconv 7×7 → LayerNorm → Dense 4C → GELU → Dense C → γ → drop path → + x."""
     shortcut = x
-    x = _depthwise_7x7(deploy, f"{name}_dwconv")(x)
+    x = _depthwise_7x7(f"{name}_dwconv")(x)
     x = _layer_norm(f"{name}_norm")(x)
     x = _dense(4 * dim, f"{name}_pwconv1")(x)
     x = ExactGELU(name=f"{name}_act")(x)
@@ -143,9 +139,7 @@ def ConvNeXt(
         head_init_scale: multiplies the classifier's initial weights.
         deploy: build the inference graph for export (what
             `keras_minimal.deploy.to_deploy` returns): no stochastic-depth layers
-            (`drop_path_rate` is ignored) and the 7×7 depthwise kernels computed as
-            row bands (`BandedDepthwiseConv2D`, same weights), which TFLite's XNNPACK
-            runs several times faster.
+            (`drop_path_rate` is ignored).
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, include_preprocessing, name: as in
             keras.applications. With include_top=False, pooling="avg"/"max" pools
@@ -183,9 +177,7 @@ def ConvNeXt(
             x = _layer_norm(f"stages_{i}_downsample_norm")(x)
             x = _conv(dim, 2, f"stages_{i}_downsample_conv")(x)
         for j in range(depth):
-            x = convnext_block(
-                x, dim, next(rates), layer_scale_init_value, block_name(i, j), deploy
-            )
+            x = convnext_block(x, dim, next(rates), layer_scale_init_value, block_name(i, j))
         pyramid[f"P{i + 2}"] = f"{block_name(i, depth - 1)}_add"
 
     if include_top:
