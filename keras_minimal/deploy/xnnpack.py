@@ -7,6 +7,7 @@ kernel, so only the TFLite export rebuilds the model this way; the weights are t
 """
 
 import keras
+from keras.src.models.functional import Functional
 
 from keras_minimal.layers import BandedDepthwiseConv2D, SeriesActivation
 from keras_minimal.layers.banded_depthwise_conv import XNNPACK_UNIPASS_TAPS
@@ -56,9 +57,11 @@ def with_banded_depthwise(model):
     """`model`, or a copy with the same weights whose large depthwise kernels run in bands.
 
     Covers `keras.layers.DepthwiseConv2D` (stride 1, "same", odd kernel, no activation) and
-    `SeriesActivation`; anything else is copied as it is.
+    `SeriesActivation`; anything else is copied as it is. Subclassed models, which Keras
+    cannot rebuild layer by layer, are returned as they are.
     """
-    if not any(_needs_bands(layer) for layer in model.layers):
+    rebuildable = isinstance(model, (Functional, keras.Sequential))
+    if not rebuildable or not any(_needs_bands(layer) for layer in model.layers):
         return model
     copy = keras.models.clone_model(model, clone_function=_banded_copy)
     copy.set_weights(model.get_weights())

@@ -73,6 +73,27 @@ def test_model_without_large_depthwise_kernels_is_returned_as_is():
     assert with_banded_depthwise(model) is model
 
 
+def test_subclassed_model_is_returned_as_is():
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.depthwise = keras.layers.DepthwiseConv2D(7, padding="same")
+
+        def call(self, inputs):
+            return self.depthwise(inputs)
+
+    model = Subclassed()
+    model(np.zeros((1, 8, 8, 2), "float32"))
+    assert with_banded_depthwise(model) is model
+
+
+def test_sequential_model_is_banded():
+    model = keras.Sequential(
+        [keras.Input((9, 9, 3)), keras.layers.DepthwiseConv2D(7, padding="same", name="dw")]
+    )
+    assert isinstance(with_banded_depthwise(model).get_layer("dw"), BandedDepthwiseConv2D)
+
+
 def test_tflite_export_has_no_depthwise_kernel_over_25_taps(tmp_path):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("export runs on the TensorFlow backend")
