@@ -75,8 +75,14 @@ class BandedDepthwiseConv2D(keras.layers.Layer):
 
     def call(self, inputs):
         kernel = ops.cast(self.kernel, inputs.dtype)
+        height = inputs.shape[1]
         outputs = None
         for rows, dilation in self.bands:
+            if dilation > 1 and height is not None and dilation // 2 >= height:
+                # Its two rows sit ±dilation/2 from each output row: only padding. Skipping it
+                # is exact, and spares int8 TFLite an all-zero tensor, whose degenerate
+                # quantisation XNNPACK refuses to prepare.
+                continue
             if dilation == 1:
                 band = kernel[rows[0] : rows[-1] + 1]
             else:

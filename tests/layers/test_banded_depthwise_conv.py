@@ -26,7 +26,7 @@ def test_convnext_kernel_is_three_bands():
     assert row_bands(7, 7) == [([2, 3, 4], 1), ([1, 5], 4), ([0, 6], 6)]
 
 
-@pytest.mark.parametrize("kernel_size, side", [(7, 9), (7, 3), (5, 6), ((7, 3), 8)])
+@pytest.mark.parametrize("kernel_size, side", [(7, 9), (7, 3), (7, 2), (7, 1), (5, 6), ((7, 3), 8)])
 def test_equals_a_direct_depthwise_convolution(kernel_size, side):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, side, side, 4)).astype("float32")
