@@ -39,6 +39,24 @@ def load_fixture(name):
         )
 
 
+def vanillanet_for(fixture, **kwargs):
+    """An untrained VanillaNet of a VanillaNet fixture's architecture: logits, no
+    preprocessing, the fixture's input size; `kwargs` go to the builder."""
+    from keras_minimal.applications import VanillaNet
+
+    config = fixture.config
+    kwargs.setdefault("act_num", config["act_num"])
+    kwargs.setdefault("classes", config["num_classes"])
+    return VanillaNet(
+        config["dims"],
+        config["strides"],
+        include_preprocessing=False,
+        classifier_activation=None,
+        input_shape=fixture.inputs.shape[1:],
+        **kwargs,
+    )
+
+
 def reference_param_counts():
     return json.loads((DATA / "reference_param_counts.json").read_text())
 

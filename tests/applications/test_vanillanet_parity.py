@@ -6,7 +6,7 @@ import pytest
 from keras_minimal.applications import VanillaNet
 from keras_minimal.deploy import to_deploy
 from keras_minimal.weights import load_reference
-from tests.helpers import assert_matches_reference, load_fixture
+from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
 from tests.torch_reference import random_training_state_dict, vanillanet_forward
 
 pytestmark = pytest.mark.multibackend
@@ -14,24 +14,10 @@ pytestmark = pytest.mark.multibackend
 FIXTURES = ["vanillanet_tiny5", "vanillanet_tiny8"]
 
 
-def _model(fixture, deploy=False):
-    config = fixture.config
-    return VanillaNet(
-        config["dims"],
-        config["strides"],
-        act_num=config["act_num"],
-        classes=config["num_classes"],
-        deploy=deploy,
-        include_preprocessing=False,
-        classifier_activation=None,
-        input_shape=fixture.inputs.shape[1:],
-    )
-
-
 @pytest.mark.parametrize("name", FIXTURES)
 def test_training_graph_at_every_reference_lambda(name):
     fixture = load_fixture(name)
-    model = load_reference(_model(fixture), fixture.state_dict)
+    model = load_reference(vanillanet_for(fixture), fixture.state_dict)
     tags = [t for t in fixture.outputs if t.startswith("train_graph_lambda_")]
     assert tags
     for tag in tags:
@@ -42,7 +28,7 @@ def test_training_graph_at_every_reference_lambda(name):
 @pytest.mark.parametrize("name", FIXTURES)
 def test_to_deploy_of_the_converted_model_reproduces_reference_deploy(name):
     fixture = load_fixture(name)
-    model = load_reference(_model(fixture), fixture.state_dict)
+    model = load_reference(vanillanet_for(fixture), fixture.state_dict)
     fused = to_deploy(model)
     assert_matches_reference(fused(fixture.inputs, training=False), fixture.outputs["deploy"])
 
@@ -50,7 +36,7 @@ def test_to_deploy_of_the_converted_model_reproduces_reference_deploy(name):
 @pytest.mark.parametrize("name", FIXTURES)
 def test_reference_deploy_checkpoint_in_a_deploy_model(name):
     fixture = load_fixture(name)
-    model = load_reference(_model(fixture, deploy=True), fixture.deploy_state_dict)
+    model = load_reference(vanillanet_for(fixture, deploy=True), fixture.deploy_state_dict)
     assert_matches_reference(model(fixture.inputs, training=False), fixture.outputs["deploy"])
 
 

@@ -10,7 +10,7 @@ import pytest
 from keras_minimal.applications import VanillaNet
 from keras_minimal.deploy.exporter import ExportVerificationError, export
 from keras_minimal.weights import load_reference
-from tests.helpers import assert_matches_reference, load_fixture
+from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
@@ -20,18 +20,8 @@ if keras.backend.backend() != "tensorflow":
 FIXTURE = load_fixture("vanillanet_tiny5")
 
 
-def _trained(**kwargs):
-    config = FIXTURE.config
-    model = VanillaNet(
-        config["dims"],
-        config["strides"],
-        classes=config["num_classes"],
-        include_preprocessing=False,
-        classifier_activation=None,
-        input_shape=(64, 64, 3),
-        **kwargs,
-    )
-    return load_reference(model, FIXTURE.state_dict)
+def _trained():
+    return load_reference(vanillanet_for(FIXTURE), FIXTURE.state_dict)
 
 
 def _run(path, x):

@@ -9,7 +9,7 @@ from keras_minimal.deploy import to_deploy
 from keras_minimal.deploy.xnnpack import with_banded_depthwise
 from keras_minimal.layers import BandedDepthwiseConv2D, SeriesActivation
 from keras_minimal.weights import load_reference
-from tests.helpers import assert_matches_reference, load_fixture
+from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
 
 pytestmark = pytest.mark.multibackend
 
@@ -17,16 +17,7 @@ FIXTURE = load_fixture("vanillanet_tiny5")
 
 
 def _official_deploy_model():
-    config = FIXTURE.config
-    model = VanillaNet(
-        config["dims"],
-        config["strides"],
-        classes=config["num_classes"],
-        include_preprocessing=False,
-        classifier_activation=None,
-        input_shape=(64, 64, 3),
-    )
-    return to_deploy(load_reference(model, FIXTURE.state_dict))
+    return to_deploy(load_reference(vanillanet_for(FIXTURE), FIXTURE.state_dict))
 
 
 def _series_depthwise_types(model):

@@ -4,27 +4,15 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal.applications import VanillaNet
 from keras_minimal.weights import load_reference, read_checkpoint
-from tests.helpers import assert_matches_reference, load_fixture
+from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
 
 FIXTURE = load_fixture("vanillanet_tiny5")
 REFERENCE = FIXTURE.outputs["train_graph_lambda_1"]
 
 
-def _model(deploy=False, act_num=3, **kwargs):
-    config = FIXTURE.config
-    kwargs.setdefault("classes", config["num_classes"])
-    return VanillaNet(
-        config["dims"],
-        config["strides"],
-        act_num=act_num,
-        deploy=deploy,
-        include_preprocessing=False,
-        classifier_activation=None,
-        input_shape=(64, 64, 3),
-        **kwargs,
-    )
+def _model(**kwargs):
+    return vanillanet_for(FIXTURE, **kwargs)
 
 
 def _outputs(model):
