@@ -226,6 +226,16 @@ def test_timm_non_dm_nfnet_checkpoint_is_refused_with_the_reason(fixture):
         load_reference(model, nf_resnet)
 
 
+@pytest.mark.parametrize("other", ["vanillanet_tiny5", "convnext_tiny_timm", "convnext_tiny_fb"])
+def test_other_families_checkpoints_are_not_called_norm_free_nets(fixture, other):
+    with pytest.raises(ValueError) as error:
+        load_reference(_fixture_model(fixture), load_fixture(other).state_dict)
+    message = str(error.value)
+    assert "NormFreeNet" not in message
+    assert "Missing from the checkpoint" in message and "final_conv.weight" in message
+    assert message.endswith("Nothing was loaded.")
+
+
 def test_checkpoint_of_other_depths_names_the_variant(fixture):
     state = dict(fixture.state_dict)
     state = {k: v for k, v in state.items() if not k.startswith("stages.2.1.")}

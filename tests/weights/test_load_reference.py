@@ -118,6 +118,16 @@ def test_deploy_checkpoint_into_training_model():
         load_reference(_model(), FIXTURE.deploy_state_dict)
 
 
+def test_timm_convnext_checkpoint_is_not_taken_for_a_deploy_one():
+    # timm ConvNeXt also names its stem stem.0/stem.1, as VanillaNet's deploy form does.
+    with pytest.raises(ValueError) as error:
+        load_reference(_model(), load_fixture("convnext_tiny_timm").state_dict)
+    message = str(error.value)
+    assert "deploy-form" not in message
+    assert "Missing from the checkpoint (76): cls1.2.bias" in message
+    assert "Unexpected in the checkpoint" in message and "stages.0.blocks.0.conv_dw" in message
+
+
 def test_other_act_num_names_the_tensors():
     model = _model(act_num=2)
     snapshot = _snapshot(model)

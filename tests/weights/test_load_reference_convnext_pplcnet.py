@@ -115,10 +115,23 @@ def test_official_checkpoint_of_another_size_names_tensors_and_shapes():
         "downsample_layers.2.1.weight: checkpoint (64, 32, 2, 2), model needs (48, 32, 2, 2)"
         in message
     )
-    assert "was built with depths=[1, 1, 3, 1] dims=[16, 32, 64, 64]" in message
+    assert (
+        "The checkpoint (official layout: downsample_layers.*, stages.i.j.*, norm, head) was "
+        "built with depths=[1, 1, 3, 1] dims=[16, 32, 64, 64]" in message
+    )
     assert "this model has depths=[1, 1, 2, 1] dims=[16, 32, 48, 64]" in message
     assert message.endswith("Nothing was loaded.")
     _assert_untouched(model, snapshot)
+
+
+def test_checkpoint_of_another_family_names_both_layouts():
+    with pytest.raises(ValueError) as error:
+        load_reference(_convnext(), load_fixture("vanillanet_tiny5").state_dict)
+    assert (
+        "does not look like a ConvNeXt checkpoint in the official (downsample_layers.*, "
+        "stages.i.j.*, norm, head) or timm (stem.*, stages.i.blocks.j.*, head.norm, head.fc) "
+        "layout." in str(error.value)
+    )
 
 
 def test_official_tiny_checkpoint_into_convnext_small_names_the_variant():

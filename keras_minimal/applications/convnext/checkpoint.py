@@ -44,8 +44,8 @@ _NAMES = {
     },
 }
 _DESCRIPTION = {
-    "official": "official (downsample_layers.*, stages.i.j.*, norm, head)",
-    "timm": "timm (stem.*, stages.i.blocks.j.*, head.norm, head.fc)",
+    "official": "downsample_layers.*, stages.i.j.*, norm, head",
+    "timm": "stem.*, stages.i.blocks.j.*, head.norm, head.fc",
 }
 
 
@@ -141,7 +141,7 @@ def _hint(layout, config):
                 n for n, v in VARIANTS.items() if (list(v.depths), list(v.dims)) == (depths, dims)
             ]
             sentences.append(
-                f"The checkpoint ({_DESCRIPTION[layout]} layout) was built with "
+                f"The checkpoint ({layout} layout: {_DESCRIPTION[layout]}) was built with "
                 f"depths={depths} dims={dims}"
                 + (f", as {' or '.join(names)} is" if names else "")
                 + f"; this model has depths={list(config['depths'])} dims={list(config['dims'])}."
@@ -167,7 +167,7 @@ def _layout(model, layout):
         description=(
             f"{model.variant or 'this ConvNeXt'} (depths={config['depths']}, "
             f"dims={config['dims']}, include_top={config['include_top']}) read as a "
-            f"checkpoint in the {_DESCRIPTION[layout]} layout"
+            f"checkpoint in the {layout} ({_DESCRIPTION[layout]}) layout"
         ),
         targets=_targets(model, _NAMES[layout], config),
         skippable=_skippable(_NAMES[layout], config),

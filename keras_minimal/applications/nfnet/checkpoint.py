@@ -30,6 +30,7 @@ from keras_minimal.weights.reference import ReferenceLayout, Target, weight_and_
 WS_GAIN = Conversion("ws_gain", lambda a: a.reshape(-1), lambda s: (s[0], 1, 1, 1))
 
 _BLOCK_CONVS = ("conv1", "conv2", "conv2b", "conv3")
+_NF_BLOCK_CONV1 = re.compile(r"stages\.\d+\.\d+\.conv1\.weight")
 
 
 def _ws_conv_targets(prefix, layer):
@@ -157,7 +158,9 @@ def _diagnose(deploy):
                 "with deploy=False, load the checkpoint there, then fold it with "
                 "keras_minimal.deploy.to_deploy(model)."
             )
-        is_norm_free_net = any(n.startswith("stages.") for n in names)
+        # NormFreeNet blocks are stages.<stage>.<block>.conv1 (VanillaNet and ConvNeXt also
+        # have stages.* names, but not that one).
+        is_norm_free_net = any(_NF_BLOCK_CONV1.fullmatch(n) for n in names)
         if not is_norm_free_net or any(n.endswith("skipinit_gain") for n in names):
             return None
         stem = (

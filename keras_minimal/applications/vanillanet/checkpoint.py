@@ -6,6 +6,8 @@ Deploy form (after switch_to_deploy): stem.{0,1}, stages.i.conv, stages.i.act.{w
 cls.2.
 """
 
+import numpy as np
+
 from keras_minimal.applications.vanillanet.variants import VARIANTS
 from keras_minimal.weights.conversions import CONV2D, DENSE_FROM_CONV1X1, DEPTHWISE, IDENTITY
 from keras_minimal.weights.reference import (
@@ -73,7 +75,8 @@ def _deploy_targets(model, num_stages, include_top):
 
 def _diagnose_form(deploy):
     def diagnose(names):
-        is_deploy_checkpoint = "stem.0.weight" in names and "stem1.0.weight" not in names
+        # stem.0 alone also names timm ConvNeXt's stem: the fused stage conv is the marker.
+        is_deploy_checkpoint = "stages.0.conv.weight" in names and "stem1.0.weight" not in names
         is_training_checkpoint = "stem1.0.weight" in names
         if not deploy and is_deploy_checkpoint:
             return (
@@ -95,7 +98,7 @@ def _diagnose_form(deploy):
 def _checkpoint_dims(checkpoint, deploy):
     """The dims a VanillaNet checkpoint was built with, read off its weights."""
     stem_key = "stem.0.weight" if deploy else "stem1.0.weight"
-    if stem_key not in checkpoint:
+    if stem_key not in checkpoint or np.ndim(checkpoint[stem_key]) != 4:
         return None
     dims = [checkpoint[stem_key].shape[0]]
     i = 0
@@ -116,7 +119,7 @@ def _hint(deploy, act_num, dims):
         act_kernels = sorted(
             got[-1]
             for name, (got, _) in problems["mismatched"].items()
-            if _is_series_activation_kernel(name)
+            if _is_series_activation_kernel(name) and len(got) == 4
         )
         if act_kernels:
             size = act_kernels[-1]
