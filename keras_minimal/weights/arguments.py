@@ -56,6 +56,26 @@ def apply_weights_argument(model, weights):
                 "from model.save_weights() of the same architecture."
             ) from None
     else:
-        from keras_minimal.weights.reference import load_reference
+        load_checkpoint(model, weights)
 
-        load_reference(model, weights)
+
+def load_checkpoint(model, source):
+    """load_reference, except that a deploy-graph model also takes its training checkpoint.
+
+    Published checkpoints hold the training graph: for a deploy model it is loaded into
+    the training graph, which is then fused (VanillaNet's deploy-form checkpoints load
+    directly).
+    """
+    from keras_minimal.weights.readers import read_checkpoint
+    from keras_minimal.weights.reference import describes_the_training_graph, load_reference
+
+    checkpoint = read_checkpoint(source)
+    if not describes_the_training_graph(model, checkpoint):
+        load_reference(model, checkpoint)
+        return
+    from keras_minimal.applications import families
+    from keras_minimal.deploy import to_deploy
+
+    trained = families.rebuild(model, deploy=False)
+    load_reference(trained, checkpoint)
+    model.set_weights(to_deploy(trained).get_weights())

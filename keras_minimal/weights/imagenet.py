@@ -1,7 +1,9 @@
 """weights="imagenet": download the upstream checkpoint once, convert it, cache a .weights.h5."""
 
+import hashlib
 import os
 import tempfile
+import warnings
 
 import keras
 
@@ -16,15 +18,36 @@ def cache_dir():
     return os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
 
 
+def _make_cache_subdir():
+    # keras.utils.get_file falls back to a shared /tmp/.keras when the directory does not
+    # exist yet, and would then convert whatever file of that name it finds there.
+    directory = os.path.join(cache_dir(), CACHE_SUBDIR)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        raise OSError(
+            f"Cannot create the weights cache {directory!r} ({error}). Set KERAS_HOME to a "
+            "writable directory, or pass the path of a downloaded checkpoint as weights=."
+        ) from None
+
+
 def converted_weights_path(model):
-    """Where the converted weights of this variant and form are cached."""
+    """Where the converted weights of this variant and form are cached.
+
+    The name carries a digest of the model's variable names and shapes, so that forms
+    with other variables (a pooled headless ConvNeXt has head_norm, an unpooled one
+    does not) never share a file.
+    """
     config = model.builder_config
     suffix = ("_deploy" if config["deploy"] else "") + ("" if config["include_top"] else "_notop")
-    return os.path.join(cache_dir(), CACHE_SUBDIR, f"{model.variant}{suffix}.weights.h5")
+    layout = ";".join(f"{w.path}:{tuple(w.shape)}" for w in model.weights)
+    digest = hashlib.sha256(layout.encode()).hexdigest()[:8]
+    return os.path.join(cache_dir(), CACHE_SUBDIR, f"{model.variant}{suffix}-{digest}.weights.h5")
 
 
 def download_checkpoint(url, variant):
     fname = url.rsplit("/", 1)[-1]
+    _make_cache_subdir()
     try:
         return keras.utils.get_file(
             fname=fname, origin=url, cache_dir=cache_dir(), cache_subdir=CACHE_SUBDIR
@@ -38,7 +61,6 @@ def download_checkpoint(url, variant):
 
 
 def _save_atomically(model, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     handle, tmp = tempfile.mkstemp(suffix=".weights.h5", dir=os.path.dirname(path))
     os.close(handle)
     try:
@@ -49,24 +71,43 @@ def _save_atomically(model, path):
             os.remove(tmp)
 
 
+def _load_cached(model, cached):
+    try:
+        model.load_weights(cached)
+        return True
+    except Exception as error:
+        warnings.warn(
+            f"The cached ImageNet weights {cached!r} could not be loaded ({error}); "
+            "converting the checkpoint again.",
+            stacklevel=3,
+        )
+        os.remove(cached)
+        return False
+
+
+def _read_download(path, url):
+    from keras_minimal.weights.readers import read_checkpoint
+
+    try:
+        return read_checkpoint(path)
+    except (ValueError, TypeError) as error:
+        # keras.utils.get_file reuses any file of that name, so a bad one must go.
+        os.remove(path)
+        raise ValueError(
+            f"The checkpoint downloaded from {url} could not be read and has been deleted "
+            f"({error}). Try again to download it anew."
+        ) from None
+
+
 def load_imagenet_weights(model):
     from keras_minimal.applications import families
-    from keras_minimal.weights.reference import load_reference
+    from keras_minimal.weights.arguments import load_checkpoint
 
     cached = converted_weights_path(model)
-    if os.path.isfile(cached):
-        model.load_weights(cached)
+    if os.path.isfile(cached) and _load_cached(model, cached):
         return model
     url = families.IMAGENET_URLS[model.family](model.variant)
-    checkpoint = download_checkpoint(url, model.variant)
-    if model.builder_config.get("deploy"):
-        # Published checkpoints are training graphs: load there, then fuse.
-        from keras_minimal.deploy import to_deploy
-
-        trained = families.rebuild(model, deploy=False)
-        load_reference(trained, checkpoint)
-        model.set_weights(to_deploy(trained).get_weights())
-    else:
-        load_reference(model, checkpoint)
+    checkpoint = _read_download(download_checkpoint(url, model.variant), url)
+    load_checkpoint(model, checkpoint)
     _save_atomically(model, cached)
     return model

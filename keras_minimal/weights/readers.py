@@ -2,7 +2,8 @@
 
 import argparse
 import os
-import zipfile
+import pickle
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -31,7 +32,18 @@ def read_checkpoint(source, key=None):
             "A reference checkpoint is a path (.pth, .pt, .safetensors, .npz) or a mapping "
             f"name → array. Received: {type(source).__name__}"
         )
+    if not isinstance(state, Mapping):
+        raise TypeError(
+            "A reference checkpoint holds a state dict (a mapping name → array). "
+            f"Received: {type(state).__name__}"
+        )
     state = _unwrap(state, key)
+    not_names = [name for name in state if not isinstance(name, str)]
+    if not_names:
+        raise TypeError(
+            "A reference checkpoint's state dict is keyed by parameter names (strings). "
+            f"Received keys: {not_names[:5]!r}"
+        )
     arrays = {}
     for name, value in state.items():
         if name.startswith("module."):
@@ -83,6 +95,17 @@ def _read_torch(path):
         # Namespace next to the weights; it is plain data, so it is allowed here.
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if refused is None:
+            raise _corrupt(path, error) from None
+        raise ValueError(
+            f"{path!r} holds a {refused[1]} object next to its tensors (training-script "
+            "state, for example); only tensors and plain containers are unpickled, for "
+            "safety. If you trust the file, re-save its state dict alone, e.g. "
+            "torch.save(torch.load(path, weights_only=False)['model'], 'weights.pth'), or "
+            "convert it to .safetensors."
+        ) from None
     except Exception as error:
         raise _corrupt(path, error) from None
 
@@ -102,9 +125,12 @@ def _read_safetensors(path):
 
 def _read_npz(path):
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"a single {type(data).__name__}, not an .npz archive of arrays")
+        with data:
             return {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except Exception as error:  # zipfile, zlib, numpy header parsing: all mean corrupt
         raise _corrupt(path, error) from None
 
 

@@ -89,12 +89,29 @@ def _listing(names):
     return shown + (f", … ({len(names) - _LISTED} more)" if len(names) > _LISTED else "")
 
 
-def plan_assignments(layout, checkpoint):
-    """[(variable, keras-layout array)] for every target, or ValueError listing every problem."""
+def _resolve(layout, checkpoint):
+    """The checkpoint in the layout's names, its meaningful names, and the layout to use."""
     checkpoint = layout.translate(checkpoint)
     names = {n for n in checkpoint if not n.endswith(_IGNORED_SUFFIXES)}
     if layout.choose is not None:
         layout = layout.choose(names)
+    return checkpoint, names, layout
+
+
+def describes_the_training_graph(model, checkpoint):
+    """Whether `checkpoint` (a mapping) holds the training graph of `model`, a deploy graph.
+
+    A deploy graph's layout diagnoses exactly that: the other form is the training one.
+    """
+    if not model.builder_config.get("deploy"):
+        return False
+    _, names, layout = _resolve(_layout_for(model), checkpoint)
+    return layout.diagnose(names) is not None
+
+
+def plan_assignments(layout, checkpoint):
+    """[(variable, keras-layout array)] for every target, or ValueError listing every problem."""
+    checkpoint, names, layout = _resolve(layout, checkpoint)
     diagnosis = layout.diagnose(names)
     if diagnosis:
         raise ValueError(diagnosis + " Nothing was loaded.")

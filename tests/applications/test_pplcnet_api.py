@@ -6,8 +6,15 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal.applications import PPLCNet, PPLCNet_x0_35, PPLCNet_x1_0, feature_pyramid
+from keras_minimal.applications import (
+    PPLCNet,
+    PPLCNet_x0_5,
+    PPLCNet_x0_35,
+    PPLCNet_x1_0,
+    feature_pyramid,
+)
 from keras_minimal.applications.pplcnet.variants import NET_CONFIG, make_divisible
+from keras_minimal.weights import WeightsDownloadError
 from tests.numpy_reference import conv2d
 
 
@@ -115,6 +122,18 @@ def test_imagenet_weights_only_for_timm_scales():
 def test_imagenet_weights_need_the_timm_head_bias():
     with pytest.raises(ValueError, match="build the model with head_bias=True"):
         PPLCNet_x1_0(weights="imagenet")
+
+
+def test_headless_imagenet_model_needs_no_head_bias(monkeypatch, tmp_path):
+    # Without the head there is no head conv: the argument checks pass and the download starts.
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise OSError("offline")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(WeightsDownloadError, match="lcnet_050-f447553b.pth"):
+        PPLCNet_x0_5(weights="imagenet", include_top=False)
 
 
 def test_input_smaller_than_the_total_stride():

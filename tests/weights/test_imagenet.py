@@ -1,10 +1,14 @@
 """weights="imagenet": offline error, and the download → convert → cache path via file://."""
 
+import os
+import re
+
 import keras
 import numpy as np
 import pytest
 
-from keras_minimal.applications import VanillaNet, VanillaNet5, families
+from keras_minimal.applications import ConvNeXt, VanillaNet, VanillaNet5, families
+from keras_minimal.applications.convnext import variants as convnext_variants
 from keras_minimal.applications.vanillanet import variants
 from keras_minimal.weights import WeightsDownloadError, load_reference
 from keras_minimal.weights import imagenet as imagenet_weights
@@ -87,7 +91,8 @@ def test_download_convert_and_cache(tiny_published_variant, monkeypatch):
     )
     np.testing.assert_allclose(_features(model), _features(expected), rtol=1e-6)
     cached = imagenet_weights.converted_weights_path(model)
-    assert cached.endswith("vanillanet_tiny_notop.weights.h5")
+    assert re.fullmatch(r"vanillanet_tiny_notop-[0-9a-f]{8}\.weights\.h5", os.path.basename(cached))
+    assert os.path.isfile(cached)
 
     def offline(*args, **kwargs):
         raise OSError("offline")
@@ -101,6 +106,69 @@ def test_deploy_model_with_imagenet_weights_is_fused(tiny_published_variant):
     fused = _build(config, deploy=True)
     trained = _build(config)
     np.testing.assert_allclose(_features(fused), _features(trained), rtol=1e-4, atol=1e-5)
-    assert imagenet_weights.converted_weights_path(fused).endswith(
-        "vanillanet_tiny_deploy_notop.weights.h5"
+    assert re.fullmatch(
+        r"vanillanet_tiny_deploy_notop-[0-9a-f]{8}\.weights\.h5",
+        os.path.basename(imagenet_weights.converted_weights_path(fused)),
+    )
+
+
+def test_download_lands_in_keras_home_even_before_it_exists(tiny_published_variant, tmp_path):
+    # keras.utils.get_file would otherwise fall back to a shared /tmp/.keras.
+    keras_home = tmp_path / "keras_home"
+    assert not keras_home.exists()
+    _build(tiny_published_variant)
+    assert (keras_home / "models" / "keras_minimal" / "vanillanet_tiny.pth").is_file()
+
+
+def test_forms_with_other_variables_have_their_own_cache():
+    def cached(**kwargs):
+        return imagenet_weights.converted_weights_path(
+            ConvNeXt(**convnext_variants.TEST_CONFIG, include_top=False, **kwargs)
+        )
+
+    assert cached(pooling="avg") != cached(pooling=None)  # the pooled one has head_norm
+    assert cached(pooling="avg") == cached(pooling="max")
+
+
+def test_unreadable_cached_weights_are_converted_again(tiny_published_variant):
+    config = tiny_published_variant
+    expected = _features(_build(config))
+    cached = imagenet_weights.converted_weights_path(_build(config))
+    with open(cached, "wb") as file:
+        file.write(b"not hdf5")
+    with pytest.warns(UserWarning, match="could not be loaded.*converting the checkpoint again"):
+        model = _build(config)
+    np.testing.assert_array_equal(_features(model), expected)
+    assert os.path.getsize(cached) > 1000
+
+
+def test_unreadable_download_is_deleted_so_the_next_call_fetches_it_again(
+    tiny_published_variant, tmp_path
+):
+    release = tmp_path / "release" / "vanillanet_tiny.pth"
+    good = release.read_bytes()
+    release.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ValueError, match="could not be read and has been deleted.*Try again"):
+        _build(tiny_published_variant)
+    downloaded = tmp_path / "keras_home" / "models" / "keras_minimal" / "vanillanet_tiny.pth"
+    assert not downloaded.exists()
+    release.write_bytes(good)
+    _build(tiny_published_variant)
+    assert downloaded.read_bytes() == good
+
+
+def test_deploy_model_takes_a_training_checkpoint_path(tiny_published_variant, tmp_path):
+    # What the offline message advises: weights="/path/to/<release file>", for any form.
+    release = tmp_path / "release" / "vanillanet_tiny.pth"
+    fused = VanillaNet(
+        tiny_published_variant["dims"],
+        tiny_published_variant["strides"],
+        include_top=False,
+        include_preprocessing=False,
+        input_shape=(64, 64, 3),
+        deploy=True,
+        weights=str(release),
+    )
+    np.testing.assert_allclose(
+        _features(fused), _features(_build(tiny_published_variant)), rtol=1e-4, atol=1e-5
     )

@@ -1,4 +1,5 @@
 import argparse
+import zipfile
 
 import keras
 import numpy as np
@@ -191,8 +192,64 @@ def test_pickled_code_is_refused(tmp_path):
 
     path = tmp_path / "evil.pth"
     torch.save({"model": _torch_state(FIXTURE.state_dict), "hook": _Unsafe()}, path)
-    with pytest.raises(ValueError, match="Could not read checkpoint.*Weights only load failed"):
+    with pytest.raises(
+        ValueError, match=r"holds a tests\.weights\.test_load_reference\._Unsafe object.*for safety"
+    ):
         load_reference(_model(), path)
+
+
+def test_training_script_objects_are_named_not_called_corrupt(tmp_path):
+    torch = pytest.importorskip("torch")
+
+    path = tmp_path / "with_metric.pth"
+    torch.save({"model": _torch_state(FIXTURE.state_dict), "acc": np.float64(0.8)}, path)
+    with pytest.raises(ValueError) as error:
+        load_reference(_model(), path)
+    message = str(error.value)
+    assert "holds a numpy" in message and "re-save its state dict alone" in message
+    assert "corrupt" not in message
+
+
+def test_npz_whose_compressed_data_is_damaged(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    np.savez_compressed(path, **FIXTURE.state_dict)
+    with zipfile.ZipFile(path) as archive:
+        member = archive.infolist()[0]
+    data = bytearray(path.read_bytes())
+    header = member.header_offset  # local header: 30 bytes, then file name and extra field
+    name_length, extra_length = (
+        int.from_bytes(data[header + i : header + i + 2], "little") for i in (26, 28)
+    )
+    # A deflate block of the reserved type 11: zlib.error, not BadZipFile.
+    data[header + 30 + name_length + extra_length] = 0xFF
+    path.write_bytes(bytes(data))
+    model = _model()
+    snapshot = _snapshot(model)
+    with pytest.raises(ValueError, match="truncated, corrupt or not a checkpoint"):
+        load_reference(model, path)
+    _assert_untouched(model, snapshot)
+
+
+def test_single_array_saved_as_npz(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    with open(path, "wb") as file:
+        np.save(file, FIXTURE.state_dict["stem1.0.weight"])
+    with pytest.raises(ValueError, match="a single ndarray, not an .npz archive"):
+        load_reference(_model(), path)
+
+
+def test_torch_file_without_a_state_dict(tmp_path):
+    torch = pytest.importorskip("torch")
+
+    path = tmp_path / "tensor.pth"
+    torch.save(torch.zeros(3), path)
+    with pytest.raises(TypeError, match="holds a state dict.*Received: Tensor"):
+        load_reference(_model(), path)
+
+
+def test_mapping_with_non_string_keys():
+    with pytest.raises(TypeError, match=r"keyed by parameter names.*Received keys: \[0\]"):
+        load_reference(_model(), {0: np.zeros(3)})
 
 
 class _Unsafe:

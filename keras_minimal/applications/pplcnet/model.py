@@ -97,7 +97,7 @@ def depthwise_separable_block(x, kernel_size, filters, stride, use_se, deploy, n
     return _conv_bn_act(x, _conv(filters, 1, 1, deploy, f"{name}_pw_conv"), deploy, f"{name}_pw")
 
 
-def _check_scale(scale, weights, head_bias):
+def _check_scale(scale, weights, include_top, head_bias):
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not scale > 0:
         raise ValueError(
             "scale must be a positive number (the published ones: "
@@ -113,7 +113,7 @@ def _check_scale(scale, weights, head_bias):
             ".pdparams files, which keras_minimal does not read. Received: "
             f"scale={scale}"
         )
-    if not head_bias:
+    if include_top and not head_bias:
         raise ValueError(
             'weights="imagenet" are timm\'s lcnet checkpoints, whose head 1×1 conv has a '
             "bias: build the model with head_bias=True. Received: head_bias=False"
@@ -159,7 +159,7 @@ def PPLCNet(
         blocks3 … blocks6 (strides 4 … 32), see
         `keras_minimal.applications.feature_pyramid`.
     """
-    _check_scale(scale, weights, head_bias)
+    _check_scale(scale, weights, include_top, head_bias)
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"dropout_rate must lie in [0, 1). Received: dropout_rate={dropout_rate}")
     variant = find_variant(scale) if class_expand == HEAD_WIDTH else None
