@@ -152,10 +152,47 @@ def data_parallel(output_dir, **options):
     }
 
 
+def agc_mirrored(output_dir):
+    """One AGC step of SGD(1) on 2 replicas and on one device, from the same weights."""
+    del output_dir
+    import keras
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from keras_minimal.training import AGCModel
+    from tests.training.agc_models import every_parameter_kind, regression_data
+
+    x, y = regression_data(32)
+    steps = {}
+    for replicas, strategy in (
+        (2, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
+        (1, tf.distribute.get_strategy()),
+    ):
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            model = every_parameter_kind()
+            trainer = AGCModel(model, clipping=1e-4)
+            trainer.compile(keras.optimizers.SGD(1.0), "mse", jit_compile=False)
+        before = [v.numpy() for v in model.trainable_weights]
+        trainer.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
+        paths = [v.path for v in model.trainable_weights]
+        steps[replicas] = {
+            "before": {p: w.tolist() for p, w in zip(paths, before, strict=True)},
+            "step": {
+                p: (v.numpy() - w).tolist()
+                for p, v, w in zip(paths, model.trainable_weights, before, strict=True)
+            },
+        }
+    return steps
+
+
 if __name__ == "__main__":
     mode, output_dir = sys.argv[1], sys.argv[2]
     if mode == "mirrored":
         result = mirrored(output_dir)
+    elif mode == "agc_mirrored":
+        result = agc_mirrored(output_dir)
     elif mode == "data_parallel":
         result = data_parallel(output_dir)
     else:

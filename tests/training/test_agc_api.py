@@ -26,6 +26,13 @@ def test_clipping_must_be_positive(clipping):
         AGCSettings(0.01, epsilon=0)
 
 
+def test_numpy_numbers_are_numbers():
+    settings = AGCSettings(np.float32(0.01), epsilon=np.float64(1e-3))
+    assert settings.clipping == pytest.approx(0.01)
+    with pytest.raises(ValueError, match=r"needs clipping > 0.*Received: clipping=True"):
+        AGCSettings(True)
+
+
 def test_an_exclusion_that_matches_nothing_is_an_error():
     model = every_parameter_kind()
     with pytest.raises(

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from keras.ops import convert_to_numpy as to_numpy
 
+from keras_minimal.layers import BandedDepthwiseConv2D
 from keras_minimal.training.agc import AGCSettings, clip_gradients, clip_rules, unit_axes
 from tests.training.agc_models import every_parameter_kind, kind_of, unit_norms
 
@@ -110,4 +111,16 @@ def test_unit_axes_of_keras_layouts():
     assert unit_axes((1, 1, 16, 8), separable, "pointwise_kernel") == (0, 1, 2)
     assert unit_axes((64, 10)) == (0,)
     assert unit_axes((64, 4, 16)) == (0,)  # multi-head dense (in, heads, dim)
-    assert unit_axes((32,)) is None and unit_axes(()) is None and unit_axes((1, 1, 1, 8)) is None
+    assert unit_axes((32,)) is None and unit_axes(()) is None
+    # Rank decides, as in DeepMind's unitwise_norm: a fan-in of 1 still has a unit per output.
+    assert unit_axes((1, 1, 1, 8), keras.layers.Conv2D(8, 1)) == (0, 1, 2)
+    assert unit_axes((1, 4)) == (0,)
+    banded = BandedDepthwiseConv2D(7)
+    assert unit_axes((7, 7, 16, 1), banded, "kernel") == (0, 1)
+
+
+def test_a_fan_in_of_one_is_clipped_per_output_unit():
+    parameter = np.array([[1.0, 100.0, 1.0, 1.0]], "float32")
+    gradient = np.full((1, 4), 0.5, "float32")
+    (result,) = clip_gradients([gradient], [parameter], [unit_axes_rule((1, 4))], 0.1, EPSILON)
+    np.testing.assert_allclose(to_numpy(result), [[0.1, 0.5, 0.1, 0.1]], rtol=1e-6)

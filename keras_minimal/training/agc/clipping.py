@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
+from keras_minimal.layers import BandedDepthwiseConv2D
+
 _MIN_GRADIENT_NORM = 1e-6  # only guards the division; DeepMind's value
 
 
@@ -31,7 +33,7 @@ class ClipRule:
     excluded: bool = False
 
 
-_DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
+_DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D, BandedDepthwiseConv2D)
 _SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
 
 
@@ -44,7 +46,7 @@ def unit_axes(shape, layer=None, name=None):
         name: the variable's name within the layer (e.g. "depthwise_kernel").
     """
     shape = tuple(shape)
-    if sum(1 for side in shape if side != 1) <= 1:
+    if len(shape) <= 1:  # by rank, as DeepMind: a (1, out) kernel still has `out` units
         return None
     rank = len(shape)
     is_depthwise = isinstance(layer, _DEPTHWISE) or (

@@ -6,6 +6,7 @@ step itself is backend-specific; each backend's lives in its own module
 (tensorflow_train_step.py, jax_train_step.py, torch_train_step.py).
 """
 
+import numbers
 from dataclasses import dataclass
 
 import keras
@@ -26,7 +27,7 @@ class AGCSettings:
     def __post_init__(self):
         for name in ("clipping", "epsilon"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
                 raise ValueError(
                     f"Adaptive gradient clipping needs {name} > 0 (the paper: clipping λ = "
                     "0.01 at batch 4096, ε = 1e-3); to train without clipping, do not "
@@ -155,8 +156,8 @@ class AdaptiveGradientClipping:
     in the paper) has its gradient clipped unit-wise to λ·max(‖W_i‖, ε) before the
     optimizer sees it. Under mixed_float16 the clipping acts on the unscaled gradients.
     Works with jit_compile and with every optimizer. With gradient_accumulation_steps,
-    each micro-batch's gradient is clipped; under a tf.distribute strategy, each
-    replica's before the all-reduce.
+    each micro-batch's gradient is clipped; under a tf.distribute strategy, the
+    global-batch gradient (summed over the replicas first).
     """
 
     _agc_settings = None
