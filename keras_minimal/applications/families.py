@@ -34,8 +34,16 @@ IMAGENET_URLS = {
 }
 
 
-def rebuild(model, **overrides):
-    """A fresh model of the same family built from `model`'s arguments, with overrides."""
+def rebuild(model, dtype_policy=None, **overrides):
+    """A fresh model of the same family built from `model`'s arguments, with overrides.
+
+    It computes in `dtype_policy`, by default `model`'s own, whatever the global policy
+    is when this runs (a float32 model rebuilt while a script has set mixed_float16
+    stays float32).
+    """
+    from keras_minimal.deploy.precision import dtype_policy_scope
+
     config = dict(model.builder_config, weights=None)
     config.update(overrides)
-    return BUILDERS[model.family](**config)
+    with dtype_policy_scope(dtype_policy or model.dtype_policy):
+        return BUILDERS[model.family](**config)

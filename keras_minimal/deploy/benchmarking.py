@@ -96,8 +96,9 @@ def runtime_function(model, runtime, workdir, batch_size=1, threads=2, calibrati
             export(
                 model, path, fmt, quantization="int8", representative_data=calibration, **options
             )
-        except ExportVerificationError:
-            pass  # int8 drift on uncalibrated random weights is expected; the row reports it
+        except ExportVerificationError as error:
+            # int8 drift on uncalibrated random weights is expected; the row reports it.
+            path = error.result.path
     else:
         export(model, path, fmt, **options)
     if runtime == "onnx_int8":

@@ -1,5 +1,7 @@
 """export(): fuse → float32 → write SavedModel / TFLite / ONNX atomically → verify in a runtime."""
 
+import itertools
+import numbers
 import os
 import shutil
 import tempfile
@@ -40,7 +42,18 @@ class ExportResult:
         return format_table(self.checks)
 
 
-def _check_arguments(format, quantization, opset, representative_data, int8_io, path, overwrite):
+def _check_arguments(
+    format,
+    quantization,
+    opset,
+    representative_data,
+    int8_io,
+    path,
+    overwrite,
+    batch_size,
+    num_verification,
+    num_calibration,
+):
     if format not in FORMATS:
         raise ValueError(f"Unknown export format. Choose one of {FORMATS}. Received: {format!r}")
     if quantization not in QUANTIZATIONS[format]:
@@ -61,6 +74,19 @@ def _check_arguments(format, quantization, opset, representative_data, int8_io, 
         )
     if int8_io and quantization != "int8":
         raise ValueError(f"int8_io=True needs quantization='int8'. Received: {quantization!r}")
+    for name, value, allow_none in (
+        ("batch_size", batch_size, True),
+        ("num_verification", num_verification, False),
+        ("num_calibration", num_calibration, False),
+    ):
+        if value is None and allow_none:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(
+                f"{name} must be a positive integer"
+                + (" or None (a dynamic batch dimension)" if allow_none else "")
+                + f". Received: {name}={value!r}"
+            )
     suffix = {"tflite": ".tflite", "onnx": ".onnx"}.get(format)
     if suffix and not str(path).endswith(suffix):
         raise ValueError(f"A {format} artefact's path must end with {suffix}. Received: {path!r}")
@@ -184,12 +210,29 @@ def _write(
         optimize_onnx_file(tmp_path)
 
 
-def _verification_inputs(model, data, batch_size, count):
+def _check_image_shape(name, shape, model):
+    expected = tuple(model.input.shape[1:])
+    if tuple(shape[1:]) != expected:
+        raise ValueError(
+            f"{name} must hold images of the exported model's input shape {expected} "
+            f"(batches (N, {', '.join(map(str, expected))})). Received: shape {tuple(shape)}"
+        )
+
+
+def _verification_inputs(model, data, batch_size, count, name):
+    """The images to compare on: `batch_size` of them (static batch) or up to `count`."""
+    needed = batch_size or count
     if data is not None:
-        batches = list(_batches(data, batch_size or count))
-        if batches:
-            return batches[0] if batch_size else np.concatenate(batches)[:count]
-    shape = (batch_size or count, *model.input.shape[1:])
+        images = list(itertools.islice(_batches(data, 1), needed))
+        if not images or (batch_size and len(images) < batch_size):
+            raise ValueError(
+                f"{name} must hold at least {batch_size or 1} image(s) to verify the export "
+                f"with. Received: {len(images)}"
+            )
+        inputs = np.concatenate(images)
+        _check_image_shape(name, inputs.shape, model)
+        return inputs
+    shape = (needed, *model.input.shape[1:])
     rng = np.random.default_rng(0)
     preprocessing = getattr(model, "builder_config", {}).get("include_preprocessing", False)
     if preprocessing:
@@ -221,6 +264,23 @@ def _same_inputs(original, exported):
         for a, b in zip(original.input.shape[1:], exported.input.shape[1:], strict=True)
     )
     return same_preprocessing and fits
+
+
+def failed_artefact_path(path):
+    """Where an artefact that failed verification is kept: <name>.failed[.tflite|.onnx]."""
+    root, suffix = os.path.splitext(path.rstrip(os.sep))
+    if os.path.isdir(path) or not suffix:
+        return path.rstrip(os.sep) + ".failed"
+    return f"{root}.failed{suffix}"
+
+
+def _first_missing_directory(directory):
+    """The outermost directory that os.makedirs(directory) would create, or None."""
+    missing = None
+    while directory and not os.path.exists(directory):
+        missing = directory
+        directory = os.path.dirname(directory)
+    return missing
 
 
 def _replace(tmp_path, path):
@@ -262,25 +322,60 @@ def export(
         include_preprocessing: None keeps the model's; True/False rebuilds it.
         batch_size: None for a dynamic batch dimension, an int for a static one.
         image_size: static side to export at when the model's size is dynamic.
-        overwrite: replace an existing artefact (it is written to a temporary path
-            and moved into place, so a failed export never leaves half a file).
-        verification_data: inputs to compare on (default: the representative data,
-            else random images).
+        overwrite: replace an existing artefact. The artefact is written to a
+            temporary path, verified there and only then moved into place: a failed
+            export never leaves half a file, and one that fails verification is kept
+            as `<name>.failed.<ext>` (`failed_artefact_path`) for inspection instead.
+        verification_data: images (N, H, W, C) or an iterable of batches to compare on:
+            `batch_size` of them for a static batch, else up to `num_verification`.
+            Default: the representative data, else random images. A one-shot iterator
+            as representative_data gives its first images to verification; pass an
+            array, a list or a tf.data.Dataset to calibrate on all of them.
 
     Returns:
-        ExportResult; its report is also written to `<path>.report.json`.
+        ExportResult; its report is also written to `<artefact>.report.json`.
 
     Raises:
-        ValueError: bad arguments. ExportVerificationError: the artefact does not
-        run in its runtime, or its outputs are outside the tolerance of its numerics
-        (float32 1e-4, float16 1e-2, int8 0.25 of max |Keras output|).
+        ValueError: bad arguments or data, before anything is written.
+        ExportVerificationError: the artefact does not run in its runtime, or its
+        outputs are outside the tolerance of its numerics (float32 1e-4, float16 1e-2,
+        int8 0.25 of max |Keras output|); `error.result.path` is the kept artefact.
     """
     path = os.fspath(path)
-    _check_arguments(format, quantization, opset, representative_data, int8_io, path, overwrite)
+    _check_arguments(
+        format,
+        quantization,
+        opset,
+        representative_data,
+        int8_io,
+        path,
+        overwrite,
+        batch_size,
+        num_verification,
+        num_calibration,
+    )
     original = model
     model = prepare_model(model, fuse, include_preprocessing, image_size)
+    if isinstance(representative_data, np.ndarray):
+        _check_image_shape("representative_data", representative_data.shape, model)
+    inputs = _verification_inputs(
+        model,
+        verification_data if verification_data is not None else representative_data,
+        batch_size,
+        num_verification,
+        "verification_data" if verification_data is not None else "representative_data",
+    )
+    reference = _predict(model, inputs)
+    numerics = _NUMERICS[quantization]
+    checks = []
+    if model is not original and _same_inputs(original, model):
+        unfused = _predict(original, inputs)
+        checks.append(
+            compare("keras (exported graph)", "Keras", _numerics_of(original), unfused, reference)
+        )
 
     parent = os.path.dirname(os.path.abspath(path))
+    created = _first_missing_directory(parent)
     os.makedirs(parent, exist_ok=True)
     suffix = "" if format == "saved_model" else os.path.splitext(path)[1]
     tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=parent)
@@ -297,29 +392,21 @@ def export(
             opset,
             num_calibration,
         )
+        try:
+            outputs = load_runtime(format, tmp_path, threads)(inputs)
+            checks.append(compare(path, RUNTIMES[format], numerics, reference, outputs))
+        except Exception as error:  # the runtime's own error is the report
+            checks.append(failed_run(path, RUNTIMES[format], numerics, error))
+        # Only a verified artefact takes the path (and replaces what was there).
+        if not all(check.passed for check in checks):
+            path = failed_artefact_path(path)
         _replace(tmp_path, path)
+    except BaseException:
+        if created:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-
-    inputs = _verification_inputs(
-        model,
-        verification_data if verification_data is not None else representative_data,
-        batch_size,
-        num_verification,
-    )
-    reference = _predict(model, inputs)
-    numerics = _NUMERICS[quantization]
-    checks = []
-    if model is not original and _same_inputs(original, model):
-        unfused = _predict(original, inputs)
-        checks.append(
-            compare("keras (exported graph)", "Keras", _numerics_of(original), unfused, reference)
-        )
-    try:
-        outputs = load_runtime(format, path, threads)(inputs)
-        checks.append(compare(path, RUNTIMES[format], numerics, reference, outputs))
-    except Exception as error:  # the runtime's own error is the report
-        checks.append(failed_run(path, RUNTIMES[format], numerics, error))
 
     report_path = f"{path.rstrip(os.sep)}.report.json"
     details = {

@@ -44,11 +44,12 @@ def with_dtype_policy(model, policy):
     """
     from keras_minimal.applications import families
 
-    with dtype_policy_scope(policy):
-        if getattr(model, "family", None) in families.BUILDERS:
-            clone = families.rebuild(model)
-        else:
-            config = _clone_config_with_policy(model.get_config(), policy)
-            clone = model.__class__.from_config(config)
+    if getattr(model, "family", None) in families.BUILDERS:
+        clone = families.rebuild(model, dtype_policy=policy)
+    else:
+        with dtype_policy_scope(policy):
+            clone = model.__class__.from_config(
+                _clone_config_with_policy(model.get_config(), policy)
+            )
     clone.set_weights(model.get_weights())
     return clone

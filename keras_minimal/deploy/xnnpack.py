@@ -19,6 +19,7 @@ def _is_large_plain_depthwise(layer):
     kh, kw = layer.kernel_size
     return (
         kh * kw > XNNPACK_UNIPASS_TAPS
+        and kw <= XNNPACK_UNIPASS_TAPS  # a band holds whole kernel rows
         and kh % 2 == 1
         and kw % 2 == 1
         and tuple(layer.strides) == (1, 1)
@@ -33,7 +34,8 @@ def _is_large_plain_depthwise(layer):
 def _is_large_unbanded_series(layer):
     if not isinstance(layer, SeriesActivation) or layer.banded:
         return False
-    return (2 * layer.act_num + 1) ** 2 > XNNPACK_UNIPASS_TAPS
+    side = 2 * layer.act_num + 1
+    return side**2 > XNNPACK_UNIPASS_TAPS and side <= XNNPACK_UNIPASS_TAPS
 
 
 def _needs_bands(layer):

@@ -115,8 +115,12 @@ def test_mixed_precision_model_is_exported_in_float32(tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=result.path)
-    tensors = interpreter.get_tensor_details()
-    assert {t["dtype"] for t in tensors if t["name"].endswith("kernel")} <= {np.float32}
+    float_types = {
+        np.dtype(t["dtype"])
+        for t in interpreter.get_tensor_details()
+        if np.issubdtype(t["dtype"], np.floating)
+    }
+    assert float_types == {np.dtype("float32")}
     assert_matches_reference(
         _run(result.path, FIXTURE.inputs), FIXTURE.outputs["deploy"], rtol=1e-2
     )
@@ -141,6 +145,75 @@ def test_int8_needs_a_representative_dataset(tmp_path):
         ValueError, match="int8 post-training quantisation needs representative_data"
     ):
         export(_trained(), str(tmp_path / "m.tflite"), "tflite", quantization="int8")
+
+
+def test_bad_numbers_are_refused_before_anything_is_written(tmp_path):
+    model = _trained()
+    for name, value in (("batch_size", 0), ("num_verification", 0), ("num_calibration", 1.5)):
+        with pytest.raises(ValueError, match=f"{name} must be a positive integer.*{value}"):
+            export(model, str(tmp_path / "m.onnx"), "onnx", **{name: value})
+    assert os.listdir(tmp_path) == []
+
+
+def test_images_of_another_shape_are_refused_before_anything_is_written(tmp_path):
+    model = _trained()
+    small = np.zeros((4, 32, 32, 3), "float32")
+    with pytest.raises(
+        ValueError, match=r"verification_data must hold images of .*\(64, 64, 3\).*\(4, 32, 32, 3\)"
+    ):
+        export(model, str(tmp_path / "m.onnx"), "onnx", verification_data=small)
+    with pytest.raises(ValueError, match=r"representative_data must hold images of"):
+        export(
+            model,
+            str(tmp_path / "new" / "sub" / "m.tflite"),
+            "tflite",
+            quantization="int8",
+            representative_data=small,
+        )
+    with pytest.raises(ValueError, match=r"at least 4 image\(s\).*Received: 2"):
+        export(
+            model, str(tmp_path / "m.onnx"), "onnx", batch_size=4, verification_data=FIXTURE.inputs
+        )
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_conversion_removes_the_directories_it_created(tmp_path, monkeypatch):
+    def broken_export(self, filepath, **kwargs):
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr(keras.Model, "export", broken_export)
+    with pytest.raises(RuntimeError, match="converter crashed"):
+        export(_trained(), str(tmp_path / "new" / "sub" / "m.onnx"), "onnx")
+    assert os.listdir(tmp_path) == []
+
+
+def test_every_given_verification_image_is_used(tmp_path):
+    assert len(FIXTURE.inputs) < 8  # fewer than num_verification: all of them, no random ones
+    result = export(_trained(), str(tmp_path / "m.onnx"), "onnx", verification_data=FIXTURE.inputs)
+    assert json.loads(open(result.report_path).read())["num_verification_inputs"] == len(
+        FIXTURE.inputs
+    )
+    nan = np.full_like(FIXTURE.inputs, np.nan)
+    with pytest.raises(ExportVerificationError, match="non-finite"):
+        export(_trained(), str(tmp_path / "nan.onnx"), "onnx", verification_data=nan)
+
+
+def test_a_global_mixed_policy_does_not_leak_into_the_export(tmp_path):
+    import onnx
+
+    model = _trained()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        result = export(model, str(tmp_path / "m.onnx"), "onnx", include_preprocessing=False)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    graph = onnx.load(result.path).graph
+    float_types = {
+        onnx.TensorProto.DataType.Name(t.data_type)
+        for t in graph.initializer
+        if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)
+    }
+    assert float_types == {"FLOAT"}
 
 
 def test_existing_path_is_refused_unless_overwrite(tmp_path):
@@ -179,8 +252,18 @@ def test_artefact_that_fails_in_its_runtime_is_reported(tmp_path):
     inputs = keras.Input((8,))
     model = keras.Model(inputs, keras.layers.Dense(4, activation=keras.activations.gelu)(inputs))
     data = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
-    path = str(tmp_path / "gelu.onnx")
-    with pytest.raises(ExportVerificationError, match="FAIL: .*Erfc"):
-        export(model, path, "onnx", fuse=False, verification_data=data, image_size=None)
-    report = json.loads(open(path + ".report.json").read())
+    path = tmp_path / "gelu.onnx"
+    path.write_bytes(b"the previous, good artefact")
+    with pytest.raises(ExportVerificationError, match="FAIL: .*Erfc") as error:
+        export(model, str(path), "onnx", fuse=False, verification_data=data, overwrite=True)
+    # A failed artefact never takes the path: the previous one stays, the new one is kept aside.
+    assert path.read_bytes() == b"the previous, good artefact"
+    failed = tmp_path / "gelu.failed.onnx"
+    assert error.value.result.path == str(failed) and failed.is_file()
+    report = json.loads((tmp_path / "gelu.failed.onnx.report.json").read_text())
     assert report["passed"] is False and "Erfc" in report["checks"][-1]["error"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "gelu.failed.onnx",
+        "gelu.failed.onnx.report.json",
+        "gelu.onnx",
+    ]

@@ -42,6 +42,19 @@ def test_fused_model_gives_the_same_outputs(kwargs):
     assert type(fused) is type(model)
 
 
+def test_fused_model_computes_in_the_input_models_dtype_policy():
+    model = _trained_tiny()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        fused = to_deploy(model)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert {layer.dtype_policy.name for layer in fused.layers} == {"float32"}
+    x = _images()
+    expected = keras.ops.convert_to_numpy(model(x, training=False))
+    assert_matches_reference(fused(x, training=False), expected, rtol=1e-5)
+
+
 def test_fused_model_has_the_deploy_parameter_count():
     model = _trained_tiny()
     reference = VanillaNet(

@@ -42,6 +42,7 @@ def test_only_stride_one_same_depthwise_kernels_over_25_taps_are_banded():
     x = keras.layers.DepthwiseConv2D(7, padding="same", name="large")(inputs)
     x = keras.layers.DepthwiseConv2D(5, padding="same", name="small")(x)
     x = keras.layers.DepthwiseConv2D(7, strides=2, padding="same", name="strided")(x)
+    x = keras.layers.DepthwiseConv2D((1, 27), padding="same", name="rows_over_25")(x)
     model = keras.Model(inputs, x)
     rng = np.random.default_rng(0)
     model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
@@ -52,11 +53,17 @@ def test_only_stride_one_same_depthwise_kernels_over_25_taps_are_banded():
         "large": BandedDepthwiseConv2D,
         "small": keras.layers.DepthwiseConv2D,
         "strided": keras.layers.DepthwiseConv2D,
+        "rows_over_25": keras.layers.DepthwiseConv2D,  # a band holds whole rows
     }
     x = rng.normal(size=(2, 12, 12, 4)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x))
     actual = keras.ops.convert_to_numpy(banded(x))
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+def test_series_activation_wider_than_a_band_is_kept_whole():
+    model = VanillaNet((8, 16), (2,), act_num=13, input_shape=(32, 32, 3), classes=3)
+    assert with_banded_depthwise(model) is model  # 27×27 kernels: nothing to band
 
 
 def test_model_without_large_depthwise_kernels_is_returned_as_is():
