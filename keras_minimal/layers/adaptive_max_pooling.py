@@ -1,6 +1,7 @@
 """AdaptiveMaxPooling2D with PyTorch's exact bin boundaries."""
 
 import math
+import numbers
 
 import keras
 import numpy as np
@@ -24,6 +25,10 @@ def _bin_gather_indices(input_size, output_size):
     )
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 @keras.saving.register_keras_serializable(package="keras_minimal")
 class AdaptiveMaxPooling2D(keras.layers.Layer):
     """Max pooling to a fixed output size, matching `torch.nn.AdaptiveMaxPool2d`.
@@ -39,15 +44,14 @@ class AdaptiveMaxPooling2D(keras.layers.Layer):
 
     def __init__(self, output_size, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(output_size, int):
-            output_size = (output_size, output_size)
-        output_size = tuple(output_size)
-        if len(output_size) != 2 or not all(isinstance(s, int) and s > 0 for s in output_size):
+        pair = (output_size, output_size) if _is_int(output_size) else output_size
+        pair = tuple(pair) if isinstance(pair, (tuple, list)) else ()
+        if len(pair) != 2 or not all(_is_int(s) and s > 0 for s in pair):
             raise ValueError(
                 "output_size must be a positive int or a pair of positive ints. "
                 f"Received: output_size={output_size!r}"
             )
-        self.output_size = output_size
+        self.output_size = tuple(int(s) for s in pair)
 
     def build(self, input_shape):
         height, width = input_shape[1], input_shape[2]

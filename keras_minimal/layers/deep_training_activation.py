@@ -7,6 +7,8 @@ from keras import ops
 def check_act_learn(value):
     """Return `value` as a float after checking that it is a valid λ in [0, 1]."""
     try:
+        if isinstance(value, (bool, str, bytes)):
+            raise TypeError
         value = float(value)
     except (TypeError, ValueError):
         raise TypeError(

@@ -1,6 +1,7 @@
 """VanillaNet's deep-training schedule for λ (act_learn), as a Keras callback."""
 
 import math
+import numbers
 
 import keras
 
@@ -37,13 +38,14 @@ class DeepTrainingScheduler(keras.callbacks.Callback):
 
     def __init__(self, decay_epochs, mode="linear", verbose=0):
         super().__init__()
-        if isinstance(decay_epochs, bool) or not isinstance(decay_epochs, int) or decay_epochs < 1:
+        is_int = isinstance(decay_epochs, numbers.Integral) and not isinstance(decay_epochs, bool)
+        if not is_int or decay_epochs < 1:
             raise ValueError(
                 f"decay_epochs must be a positive integer. Received: decay_epochs={decay_epochs!r}"
             )
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
-        self.decay_epochs = decay_epochs
+        self.decay_epochs = int(decay_epochs)
         self.mode = mode
         self.verbose = verbose
         self.act_learn = None

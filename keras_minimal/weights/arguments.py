@@ -47,7 +47,7 @@ def apply_weights_argument(model, weights):
         from keras_minimal.weights.imagenet import load_imagenet_weights
 
         load_imagenet_weights(model)
-    elif weights.endswith(".weights.h5"):
+    elif weights.lower().endswith(".weights.h5"):
         try:
             model.load_weights(weights)
         except Exception as error:

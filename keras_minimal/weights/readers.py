@@ -55,12 +55,12 @@ def read_checkpoint(source, key=None):
 def _read_file(path):
     if not os.path.isfile(path):
         raise ValueError(f"Checkpoint file not found. Received: {path!r}")
-    if path.endswith(".weights.h5"):
+    lower = path.lower()
+    if lower.endswith(".weights.h5"):
         raise ValueError(
             f"{path!r} is a Keras weights file, not a reference checkpoint: pass it as "
             "weights=... to the model constructor or use model.load_weights()."
         )
-    lower = path.lower()
     if lower.endswith(TORCH_SUFFIXES):
         reader = _read_torch
     elif lower.endswith(".safetensors"):
@@ -70,7 +70,8 @@ def _read_file(path):
     else:
         raise ValueError(
             "Unsupported checkpoint format; use .pth/.pt/.bin/.ckpt (PyTorch), .safetensors "
-            f"or .npz. Received: {path!r}"
+            "or .npz (or, as weights= of a constructor, a Keras .weights.h5 file). "
+            f"Received: {path!r}"
         )
     return reader(path)
 

@@ -55,3 +55,8 @@ def test_needs_static_size_and_valid_output():
         AdaptiveMaxPooling2D(3).build((None, None, None, 4))
     with pytest.raises(ValueError, match="output_size must be"):
         AdaptiveMaxPooling2D((0, 3))
+    with pytest.raises(ValueError, match="output_size must be"):
+        AdaptiveMaxPooling2D(True)
+    layer = AdaptiveMaxPooling2D(np.int64(38))  # e.g. read from a config array
+    assert layer.get_config()["output_size"] == (38, 38)
+    assert all(type(s) is int for s in layer.output_size)

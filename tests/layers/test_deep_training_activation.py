@@ -36,6 +36,12 @@ def test_rejects_act_learn_outside_unit_interval(bad):
     assert layer.act_learn_value == 1.0
 
 
+@pytest.mark.parametrize("bad", [True, "0.5", None])
+def test_rejects_act_learn_that_is_not_a_number(bad):
+    with pytest.raises(TypeError, match=r"act_learn \(λ\) must be a number in \[0, 1\]"):
+        DeepTrainingActivation(act_learn=bad)
+
+
 def test_config_carries_current_act_learn():
     layer = DeepTrainingActivation()
     layer.build((None, 4))

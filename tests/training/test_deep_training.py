@@ -23,6 +23,9 @@ def test_rejects_bad_arguments():
         DeepTrainingScheduler(0)
     with pytest.raises(ValueError, match="mode must be one of"):
         DeepTrainingScheduler(10, mode="step")
+    with pytest.raises(ValueError, match="decay_epochs must be a positive integer"):
+        DeepTrainingScheduler(True)
+    assert DeepTrainingScheduler(np.int64(100)).decay_epochs == 100
 
 
 def _tiny(**kwargs):

@@ -262,6 +262,7 @@ def test_unsupported_and_missing_files(tmp_path):
     (tmp_path / "weights.onnx").write_bytes(b"x")
     with pytest.raises(ValueError, match="Unsupported checkpoint format"):
         load_reference(_model(), tmp_path / "weights.onnx")
-    (tmp_path / "model.weights.h5").write_bytes(b"x")
-    with pytest.raises(ValueError, match="is a Keras weights file"):
-        load_reference(_model(), tmp_path / "model.weights.h5")
+    for name in ("model.weights.h5", "Model.WEIGHTS.H5"):
+        (tmp_path / name).write_bytes(b"x")
+        with pytest.raises(ValueError, match="is a Keras weights file"):
+            load_reference(_model(), tmp_path / name)
