@@ -29,6 +29,14 @@ def _assert_untouched(model, snapshot):
         np.testing.assert_array_equal(old, new)
 
 
+def _assert_refused_as_corrupt(path):
+    model = _model()
+    snapshot = _snapshot(model)
+    with pytest.raises(ValueError, match="truncated, corrupt or not a checkpoint"):
+        load_reference(model, path)
+    _assert_untouched(model, snapshot)
+
+
 # --- formats ---------------------------------------------------------------------------
 
 
@@ -180,11 +188,7 @@ def test_truncated_file(tmp_path, suffix):
     writer(path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    model = _model()
-    snapshot = _snapshot(model)
-    with pytest.raises(ValueError, match="truncated, corrupt or not a checkpoint"):
-        load_reference(model, path)
-    _assert_untouched(model, snapshot)
+    _assert_refused_as_corrupt(path)
 
 
 def test_pickled_code_is_refused(tmp_path):
@@ -223,11 +227,7 @@ def test_npz_whose_compressed_data_is_damaged(tmp_path):
     # A deflate block of the reserved type 11: zlib.error, not BadZipFile.
     data[header + 30 + name_length + extra_length] = 0xFF
     path.write_bytes(bytes(data))
-    model = _model()
-    snapshot = _snapshot(model)
-    with pytest.raises(ValueError, match="truncated, corrupt or not a checkpoint"):
-        load_reference(model, path)
-    _assert_untouched(model, snapshot)
+    _assert_refused_as_corrupt(path)
 
 
 def test_single_array_saved_as_npz(tmp_path):
