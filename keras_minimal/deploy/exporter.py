@@ -1,7 +1,6 @@
 """export(): fuse → float32 → write SavedModel / TFLite / ONNX atomically → verify in a runtime."""
 
 import itertools
-import numbers
 import os
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from keras_minimal.deploy.parity import (
 from keras_minimal.deploy.precision import is_float32, with_dtype_policy
 from keras_minimal.deploy.runtimes import RUNTIMES, load_runtime
 from keras_minimal.deploy.xnnpack import with_banded_depthwise
+from keras_minimal.validation import is_integer
 
 FORMATS = ("saved_model", "tflite", "onnx")
 QUANTIZATIONS = {"saved_model": (None,), "onnx": (None,), "tflite": (None, "fp16", "int8")}
@@ -81,7 +81,7 @@ def _check_arguments(
     ):
         if value is None and allow_none:
             continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        if not is_integer(value) or value < 1:
             raise ValueError(
                 f"{name} must be a positive integer"
                 + (" or None (a dynamic batch dimension)" if allow_none else "")

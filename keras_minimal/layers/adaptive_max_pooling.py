@@ -1,11 +1,12 @@
 """AdaptiveMaxPooling2D with PyTorch's exact bin boundaries."""
 
 import math
-import numbers
 
 import keras
 import numpy as np
 from keras import ops
+
+from keras_minimal.validation import is_integer
 
 
 def adaptive_pool_bins(input_size, output_size):
@@ -25,10 +26,6 @@ def _bin_gather_indices(input_size, output_size):
     )
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 @keras.saving.register_keras_serializable(package="keras_minimal")
 class AdaptiveMaxPooling2D(keras.layers.Layer):
     """Max pooling to a fixed output size, matching `torch.nn.AdaptiveMaxPool2d`.
@@ -44,9 +41,9 @@ class AdaptiveMaxPooling2D(keras.layers.Layer):
 
     def __init__(self, output_size, **kwargs):
         super().__init__(**kwargs)
-        pair = (output_size, output_size) if _is_int(output_size) else output_size
+        pair = (output_size, output_size) if is_integer(output_size) else output_size
         pair = tuple(pair) if isinstance(pair, (tuple, list)) else ()
-        if len(pair) != 2 or not all(_is_int(s) and s > 0 for s in pair):
+        if len(pair) != 2 or not all(is_integer(s) and s > 0 for s in pair):
             raise ValueError(
                 "output_size must be a positive int or a pair of positive ints. "
                 f"Received: output_size={output_size!r}"

@@ -1,11 +1,11 @@
 """VanillaNet's deep-training schedule for λ (act_learn), as a Keras callback."""
 
 import math
-import numbers
 
 import keras
 
 from keras_minimal.layers.deep_training_activation import deep_training_layers
+from keras_minimal.validation import is_integer
 
 MODES = ("linear", "cosine")
 
@@ -38,8 +38,7 @@ class DeepTrainingScheduler(keras.callbacks.Callback):
 
     def __init__(self, decay_epochs, mode="linear", verbose=0):
         super().__init__()
-        is_int = isinstance(decay_epochs, numbers.Integral) and not isinstance(decay_epochs, bool)
-        if not is_int or decay_epochs < 1:
+        if not is_integer(decay_epochs) or decay_epochs < 1:
             raise ValueError(
                 f"decay_epochs must be a positive integer. Received: decay_epochs={decay_epochs!r}"
             )
