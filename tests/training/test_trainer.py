@@ -186,6 +186,21 @@ def test_recipe_names_and_overrides():
     assert custom.model_kwargs == {"drop_rate": 0.1} and custom.layer_decay == 0.8
 
 
+def test_overrides_of_optional_fields_are_numbers():
+    recipe = resolve_recipe(
+        "ema_decay=0.999,layer_decay=0.7,deep_training_epochs=7,agc_clipping=none",
+        "vanillanet_5",
+        RECIPES,
+    )
+    assert (recipe.ema_decay, recipe.layer_decay) == (0.999, 0.7)
+    assert recipe.deep_training_epochs == 7 and isinstance(recipe.deep_training_epochs, int)
+    assert recipe.agc_clipping is None
+    with pytest.raises(ValueError, match="ema_decay takes a number or none.*'fast'"):
+        resolve_recipe("ema_decay=fast", "vanillanet_5", RECIPES)
+    with pytest.raises(ValueError, match="epochs takes an integer. Received: epochs='1.5'"):
+        resolve_recipe("epochs=1.5", "vanillanet_5", RECIPES)
+
+
 def test_mixed_float16_trains_with_loss_scaling_and_keeps_the_ema(tmp_path):
     trainer = _trainer(
         tmp_path, mixed_precision="mixed_float16", recipe=dataclasses.replace(RECIPE, epochs=1)

@@ -11,18 +11,24 @@ _NONE = ("none", "null")
 def _convert(field, text):
     if text.lower() in _NONE:
         return None
-    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    # str() names optional fields too: "float | None" has no __name__.
+    kind = str(field.type)
     if "bool" in kind:
         if text.lower() not in ("true", "false", "1", "0"):
             raise ValueError(f"{field.name} takes true/false. Received: {field.name}={text!r}")
         return text.lower() in ("true", "1")
-    if "int" in kind and "float" not in kind:
-        return int(text)
-    if "float" in kind:
-        return float(text)
     if "Mapping" in kind:
         return json.loads(text)
-    return text
+    number = int if "int" in kind and "float" not in kind else float if "float" in kind else None
+    if number is None:
+        return text
+    try:
+        return number(text)
+    except ValueError:
+        raise ValueError(
+            f"{field.name} takes {'an integer' if number is int else 'a number'}"
+            f"{' or none' if 'None' in kind else ''}. Received: {field.name}={text!r}"
+        ) from None
 
 
 def parse_overrides(text):
