@@ -165,10 +165,12 @@ class Trainer:
             return model()
         from keras_minimal.applications import create_model
 
-        size = self.recipe.train_image_size
+        train_size, eval_size = self.recipe.train_image_size, self.recipe.eval_image_size
         kwargs = dict(self.recipe.model_kwargs)
         kwargs.update(model_kwargs)
-        kwargs.setdefault("input_shape", (size, size, 3))
+        # NFNets train at one size and are evaluated at a larger one: the model must take both.
+        side = train_size if train_size == eval_size else None
+        kwargs.setdefault("input_shape", (side, side, 3))
         return create_model(model, classes=self.num_classes, classifier_activation=None, **kwargs)
 
     def _compile(self):

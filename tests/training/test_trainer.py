@@ -85,6 +85,28 @@ def test_trainer_runs_the_recipe_with_lambda_ema_and_checkpoints(tmp_path):
     assert _trainer(tmp_path).fit() == {}
 
 
+def test_a_registered_model_validates_at_the_recipes_larger_eval_size(tmp_path):
+    recipe = apply_overrides(
+        get_recipe("pplcnet_x0_25"),
+        "epochs=1,warmup_epochs=0,train_image_size=32,eval_image_size=48,randaugment=none",
+    )
+    trainer = Trainer(
+        "pplcnet_x0_25",
+        recipe,
+        _source(),
+        val_source=_source(12),
+        output_dir=str(tmp_path),
+        global_batch_size=8,
+        jit_compile=False,
+        tensorboard=False,
+        verbose=0,
+    )
+    assert tuple(trainer.model.input.shape) == (None, None, None, 3)
+    assert next(iter(trainer.val_dataset()))[0].shape[1:3] == (48, 48)
+    history = trainer.fit()
+    assert len(history["val_accuracy"]) == 1
+
+
 def test_ema_weights_context_restores_the_training_weights_exactly(tmp_path):
     trainer = _trainer(tmp_path)
     trainer.fit()
