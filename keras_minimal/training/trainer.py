@@ -139,8 +139,8 @@ class Trainer:
         self.num_classes = num_classes or train_source.num_classes
         if self.num_classes is None:
             raise ValueError("The data source does not know its classes: pass num_classes=.")
-        self.steps_per_epoch = steps_per_epoch or steps_per_epoch_for(
-            train_source.num_examples, self.global_batch_size
+        self.steps_per_epoch = steps_per_epoch_for(
+            train_source.num_examples, self.global_batch_size, steps_per_epoch
         )
         self.precision = resolve_precision(mixed_precision)
         self.jit_compile = resolve_jit(jit_compile, distribution)

@@ -46,6 +46,15 @@ def test_training_epoch_is_a_seeded_permutation_and_resumes_at_any_step(folder):
         np.testing.assert_array_equal(x, x_ref)  # same crops and flips
 
 
+def test_steps_per_epoch_may_use_part_of_the_data_never_more(folder):
+    options = dict(training=True, batch_size=4, image_size=16, epochs=1)
+    assert len(list(data.image_folder(folder, steps_per_epoch=2, **options))) == 2
+    with pytest.raises(ValueError, match=r"steps_per_epoch must lie in \[1, 6\]: 24 examples"):
+        data.image_folder(folder, steps_per_epoch=7, **options)
+    with pytest.raises(ValueError, match="steps_per_epoch must lie in"):
+        data.image_folder(folder, steps_per_epoch=0, **options)
+
+
 def test_hosts_see_disjoint_shards_covering_each_epoch(folder):
     seen = []
     for host in range(2):

@@ -185,6 +185,11 @@ def test_agc_recipe_needs_a_registered_train_step(tmp_path, monkeypatch):
     assert seen == {"clipping": 0.01}
 
 
+def test_more_steps_per_epoch_than_the_data_holds_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"steps_per_epoch must lie in \[1, 3\]: 24 examples"):
+        _trainer(tmp_path, steps_per_epoch=5)
+
+
 def test_batch_not_divisible_by_replicas():
     with pytest.raises(ValueError, match="multiple of the number of replicas \\(2\\).*try 10"):
         check_global_batch(11, 2)

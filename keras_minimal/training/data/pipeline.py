@@ -18,6 +18,7 @@ record descriptors, before anything is decoded.
 import tensorflow as tf
 
 from keras_minimal.training.data import preprocessing
+from keras_minimal.validation import is_integer
 
 AUTOTUNE = tf.data.AUTOTUNE
 # Example seeds are (seed, epoch · _EPOCH_STRIDE + position): unique while an epoch has
@@ -39,8 +40,12 @@ def check_batch_size(batch_size, name="batch_size"):
         raise ValueError(f"{name} must be a positive integer. Received: {name}={batch_size!r}")
 
 
-def steps_per_epoch_for(num_examples, global_batch_size):
-    """Full global batches per epoch (the remainder is dropped, a different one each epoch)."""
+def steps_per_epoch_for(num_examples, global_batch_size, steps_per_epoch=None):
+    """Full global batches per epoch (the remainder is dropped, a different one each epoch).
+
+    A requested `steps_per_epoch` may use part of the data per epoch, never more than all
+    of it: an epoch that ran into the next one's records would break exact resume.
+    """
     steps = num_examples // global_batch_size
     if steps < 1:
         raise ValueError(
@@ -48,7 +53,15 @@ def steps_per_epoch_for(num_examples, global_batch_size):
             f"{global_batch_size}. Use a smaller batch size. Received: "
             f"global_batch_size={global_batch_size}"
         )
-    return steps
+    if steps_per_epoch is None:
+        return steps
+    if not is_integer(steps_per_epoch) or not 1 <= steps_per_epoch <= steps:
+        raise ValueError(
+            f"steps_per_epoch must lie in [1, {steps}]: {num_examples} examples hold {steps} "
+            f"global batches of {global_batch_size}. Pass a smaller steps_per_epoch or leave "
+            f"it unset. Received: steps_per_epoch={steps_per_epoch!r}"
+        )
+    return int(steps_per_epoch)
 
 
 def _check_label(label, name, num_classes):
@@ -187,8 +200,8 @@ def make_dataset(
 
     if training:
         per_host_batch = batch_size or 1
-        steps = steps_per_epoch or steps_per_epoch_for(
-            source.num_examples, per_host_batch * num_hosts
+        steps = steps_per_epoch_for(
+            source.num_examples, per_host_batch * num_hosts, steps_per_epoch
         )
         per_host_examples = steps * per_host_batch
         records = _training_stream(
