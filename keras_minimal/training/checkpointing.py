@@ -120,9 +120,9 @@ class CheckpointManager:
             for key, value in (expect or {}).items():
                 if meta.get(key) != value:
                     raise ValueError(
-                        f"The checkpoint {path} was written with {key}={meta.get(key)!r}; this "
-                        f"run uses {key}={value!r}. Resume with the same settings (exact "
-                        "resume depends on them) or use another --output_dir."
+                        f"The checkpoint {path} was written with "
+                        f"{_setting_difference(key, meta.get(key), value)}. Resume with the "
+                        "same settings (exact resume depends on them) or use another --output_dir."
                     )
             optimizer_variables = _optimizer_variables(model)
             stored = sorted(k for k in data.files if k.startswith("optimizer_"))
@@ -138,6 +138,15 @@ class CheckpointManager:
         if hasattr(model, "_jax_state_synced"):
             model._jax_state_synced = True
         return meta
+
+
+def _setting_difference(key, stored, used):
+    if isinstance(stored, dict) and isinstance(used, dict):
+        fields = sorted(k for k in stored.keys() | used.keys() if stored.get(k) != used.get(k))
+        stored = ", ".join(f"{k}={stored.get(k)!r}" for k in fields)
+        used = ", ".join(f"{k}={used.get(k)!r}" for k in fields)
+        return f"{key} {stored}; this run's {key} has {used}"
+    return f"{key}={stored!r}; this run uses {key}={used!r}"
 
 
 def _first_difference(stored, expected):

@@ -249,6 +249,8 @@ class Trainer:
             "steps_per_epoch": self.steps_per_epoch,
             "seed": self.seed,
             "epochs": self.epochs,
+            # The optimizer's slots, the schedule and the augmentation all follow the recipe.
+            "recipe": json.loads(json.dumps(dataclasses.asdict(self.recipe), default=dict)),
         }
 
     def _state(self, global_step):
@@ -258,7 +260,6 @@ class Trainer:
             epoch=int(global_step // self.steps_per_epoch),
             step_in_epoch=int(global_step % self.steps_per_epoch),
             model=self.model.name,
-            recipe=json.loads(json.dumps(dataclasses.asdict(self.recipe), default=dict)),
         )
         if deep_training_layers(self.model):
             state["act_learn"] = self.model.act_learn

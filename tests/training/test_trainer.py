@@ -147,6 +147,13 @@ def test_resuming_into_a_different_model_or_batch_is_refused(tmp_path):
         other.fit()
     with pytest.raises(ValueError, match="global_batch_size=8; this run uses global_batch_size=4"):
         _trainer(tmp_path, global_batch_size=4).fit()
+    other_recipe = apply_overrides(RECIPE, "optimizer=adamw,learning_rate=1.0")
+    with pytest.raises(
+        ValueError,
+        match="recipe learning_rate=0.0035, optimizer='lamb'; this run's recipe has "
+        "learning_rate=1.0, optimizer='adamw'",
+    ):
+        _trainer(tmp_path, recipe=other_recipe).fit()
 
 
 def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
