@@ -131,3 +131,5 @@ def test_make_optimizer_from_a_recipe():
     assert isinstance(sgd, SGD) and sgd.weight_decay_mode == "l2"
     with pytest.raises(ValueError, match="optimizer must be one of"):
         make_optimizer(dataclasses.replace(recipe, optimizer="rmsprop"), model, 256, 10)
+    with pytest.raises(ValueError, match="warms up for 5 epochs, longer than the run's 3 epochs"):
+        make_optimizer(recipe, model, 256, 10, epochs=3)

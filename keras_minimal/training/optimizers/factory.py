@@ -19,6 +19,13 @@ def no_weight_decay(variable):
 
 def learning_rate_schedule(recipe, global_batch_size, steps_per_epoch, epochs=None):
     epochs = epochs or recipe.epochs
+    if recipe.warmup_epochs > epochs:
+        raise ValueError(
+            f"The recipe warms up for {recipe.warmup_epochs:g} epochs, longer than the run's "
+            f"{epochs} epochs: the learning rate would never decay. Pass a shorter warmup "
+            f"(recipe override warmup_epochs=...). Received: warmup_epochs="
+            f"{recipe.warmup_epochs:g}, epochs={epochs}"
+        )
     total = max(1, int(epochs * steps_per_epoch))
     warmup = min(total, int(round(recipe.warmup_epochs * steps_per_epoch)))
     return WarmupCosineDecay(
