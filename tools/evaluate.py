@@ -27,9 +27,17 @@ flags.DEFINE_string("weights", None, "imagenet, a .weights.h5 file or a referenc
 flags.DEFINE_string("data", None, "ImageFolder dir, TFRecord glob or tfds:<name>.")
 flags.DEFINE_string("split", "validation", "TFDS split.")
 flags.DEFINE_enum("graph", "train", ["train", "deploy"], "Evaluate the training or fused graph.")
-flags.DEFINE_integer("image_size", 224, "Evaluation resolution.")
-flags.DEFINE_float("crop_pct", 0.875, "Centre-crop fraction (timm).")
-flags.DEFINE_enum("interpolation", "bicubic", ["bicubic", "bilinear", "nearest", "area"], "")
+flags.DEFINE_integer("image_size", None, "Evaluation resolution (default: the model's).")
+flags.DEFINE_float("crop_pct", None, "Centre-crop fraction (default: the model's).")
+flags.DEFINE_enum(
+    "crop_mode", None, ["center", "squash"], "Resize the short side or both (default: the model's)."
+)
+flags.DEFINE_enum(
+    "interpolation",
+    None,
+    ["bicubic", "bilinear", "nearest", "area"],
+    "Resize interpolation (default: the model's).",
+)
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("classes", None, "Model classes (default: the data's, or 1000).")
 flags.DEFINE_integer("label_offset", 0, "TFRecords: added to labels (-1 for 1-based shards).")
@@ -72,6 +80,21 @@ def build_model(classes):
     return keras_minimal.create_model(FLAGS.model, weights=FLAGS.weights, classes=classes)
 
 
+def evaluation_transform():
+    """The flags given, else the model's recipe (NFNet-F0: 256, 0.9, squash), else timm's."""
+    from keras_minimal.training.recipes import evaluation_settings
+
+    settings = evaluation_settings(FLAGS.model)
+    given = dict(
+        eval_image_size=FLAGS.image_size,
+        crop_pct=FLAGS.crop_pct,
+        crop_mode=FLAGS.crop_mode,
+        interpolation=FLAGS.interpolation,
+    )
+    settings.update({key: value for key, value in given.items() if value is not None})
+    return settings
+
+
 def open_source():
     from keras_minimal.training import data
 
@@ -95,24 +118,31 @@ def main(argv):
         from keras_minimal.deploy import to_deploy
 
         model = to_deploy(model)
+    transform = evaluation_transform()
     dataset = make_dataset(
         source,
         training=False,
         batch_size=FLAGS.batch_size,
-        image_size=FLAGS.image_size,
-        crop_pct=FLAGS.crop_pct,
-        interpolation=FLAGS.interpolation,
+        image_size=transform["eval_image_size"],
+        crop_pct=transform["crop_pct"],
+        crop_mode=transform["crop_mode"],
+        interpolation=transform["interpolation"],
         num_classes=classes,
     )
     if FLAGS.max_batches:
         dataset = dataset.take(FLAGS.max_batches)
     results = evaluate(model, dataset)
-    results.update(model=model.name, graph=FLAGS.graph, weights=FLAGS.weights)
+    results.update(model=model.name, graph=FLAGS.graph, weights=FLAGS.weights, **transform)
     rate = results["images_per_second"]
     print(
         f"{model.name} ({FLAGS.graph} graph): top-1 {results['top1']:.2%}  top-5 "
         f"{results['top5']:.2%}  loss {results['loss']:.4f}  on {results['examples']} images"
         + (f"  {rate:.1f} images/s" if rate else "")
+    )
+    print(
+        "at {eval_image_size}², crop_pct {crop_pct}, {crop_mode} crop, {interpolation}".format(
+            **transform
+        )
     )
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:

@@ -230,6 +230,7 @@ class Trainer:
             training=False,
             image_size=self.recipe.eval_image_size,
             crop_pct=self.recipe.crop_pct,
+            crop_mode=self.recipe.crop_mode,
             augmentation=self.augmentation,
             **self._pipeline_options(),
         )

@@ -158,13 +158,31 @@ def test_tfrecord_pattern_that_matches_nothing(tmp_path):
         data.tfrecords(str(tmp_path / "none-*"), training=True)
 
 
-def test_eval_crop_matches_resize_then_centre_crop():
-    image = tf.cast(tf.reshape(tf.range(40 * 60 * 3) % 251, (40, 60, 3)), tf.uint8)
-    out = preprocessing.eval_resize_and_crop(image, 28, crop_pct=0.875, interpolation="bilinear")
-    # Short side 40 → int(28 / 0.875) = 32, so 40×60 → 32×48, then the centre 28×28.
-    resized = tf.image.resize(tf.cast(image, tf.float32), (32, 48), "bilinear", antialias=True)
-    expected = tf.clip_by_value(resized, 0, 255)[2:30, 10:38]
-    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=0, atol=1e-4)
+def test_eval_crop_is_timms_center_and_squash_transforms():
+    image = tf.cast(tf.reshape(tf.range(40 * 62 * 3) % 251, (40, 62, 3)), tf.uint8)
+
+    def resized(height, width):
+        out = tf.image.resize(
+            tf.cast(image, tf.float32), (height, width), "bilinear", antialias=True
+        )
+        return tf.clip_by_value(out, 0, 255).numpy()
+
+    def crop(mode):
+        return preprocessing.eval_resize_and_crop(
+            image, 28, crop_pct=0.875, interpolation="bilinear", crop_mode=mode
+        ).numpy()
+
+    # Short side 40 → ⌊28 / 0.875⌋ = 32; the long side ⌊32 · 62 / 40⌋ = ⌊49.6⌋ = 49, as
+    # torchvision's Resize truncates; the centre crop's offset round(21 / 2) = 10 rounds half
+    # to even, as torchvision's CenterCrop.
+    np.testing.assert_allclose(crop("center"), resized(32, 49)[2:30, 10:38], rtol=0, atol=1e-4)
+    # squash (timm's dm_nfnet_* configs): both sides to 32, then the centre 28×28.
+    np.testing.assert_allclose(crop("squash"), resized(32, 32)[2:30, 2:30], rtol=0, atol=1e-4)
+
+
+def test_unknown_crop_mode_is_refused(folder):
+    with pytest.raises(ValueError, match="crop_mode must be one of \\('center', 'squash'\\)"):
+        data.image_folder(folder, training=False, image_size=16, crop_mode="border")
 
 
 def test_inception_crop_covers_the_area_and_ratio_range():

@@ -2,7 +2,7 @@ import keras
 import pytest
 
 import keras_minimal
-from keras_minimal.training.recipes import RECIPES, get_recipe
+from keras_minimal.training.recipes import RECIPES, evaluation_settings, get_recipe
 
 
 def test_every_recipe_names_a_registered_model_and_is_consistent():
@@ -106,3 +106,19 @@ def test_nfnet_recipe_model_kwargs_build_the_model():
         model = keras_minimal.create_model(recipe.model, **recipe.model_kwargs)
     assert model.get_layer("head_drop").rate == 0.3
     assert model.get_layer("stages_3_5_drop_path").rate == pytest.approx(0.25 * 23 / 24)
+
+
+def test_evaluation_settings_follow_the_recipe_or_timms_defaults():
+    assert evaluation_settings("nfnet_f0") == {
+        "eval_image_size": 256,
+        "crop_pct": 0.9,
+        "crop_mode": "squash",  # timm's dm_nfnet_f0 pretrained config
+        "interpolation": "bicubic",
+    }
+    assert evaluation_settings("pplcnet_x1_0")["interpolation"] == "bilinear"
+    assert evaluation_settings("vanillanet_13") == {
+        "eval_image_size": 224,
+        "crop_pct": 0.875,
+        "crop_mode": "center",
+        "interpolation": "bicubic",
+    }

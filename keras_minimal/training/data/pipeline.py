@@ -126,6 +126,7 @@ def make_dataset(
     batch_size=None,
     image_size=224,
     crop_pct=preprocessing.DEFAULT_CROP_PCT,
+    crop_mode="center",
     interpolation="bicubic",
     area_range=preprocessing.DEFAULT_AREA_RANGE,
     aspect_ratio_range=preprocessing.DEFAULT_ASPECT_RATIO_RANGE,
@@ -155,6 +156,7 @@ def make_dataset(
         image_size: output side; None (evaluation only) keeps the native size, which
             needs every image to be the same size.
         crop_pct: evaluation: fraction kept by the centre crop (timm; 0.875 default).
+        crop_mode: evaluation: "center" resizes the short side, "squash" both (timm).
         augmentation: a keras_minimal.training.augment.Augmentation (RandAugment, random
             erasing, MixUp/CutMix, one-hot targets) or None.
         seed: the data seed (epoch order and every augmentation draw).
@@ -176,6 +178,7 @@ def make_dataset(
     check_sharding(num_hosts, host_index)
     preprocessing.check_interpolation(interpolation)
     preprocessing.check_crop_pct(crop_pct)
+    preprocessing.check_crop_mode(crop_mode)
     if batch_size is not None:
         check_batch_size(batch_size)
     if num_classes is None:
@@ -245,10 +248,12 @@ def make_dataset(
                 image = tf.cast(loaded, tf.float32)
                 if image_size is not None:
                     image = preprocessing.eval_resize_and_crop(
-                        image, image_size, crop_pct, interpolation
+                        image, image_size, crop_pct, interpolation, crop_mode
                     )
             else:
-                image = preprocessing.eval_image(loaded, image_size, crop_pct, interpolation)
+                image = preprocessing.eval_image(
+                    loaded, image_size, crop_pct, interpolation, crop_mode
+                )
             return image, label, name
 
         dataset = records.map(load_eval, num_parallel_calls=num_parallel_calls)

@@ -6,6 +6,8 @@ seed explicitly, so that a pipeline position always gets the same augmentation
 (what makes a resumed run see the data an uninterrupted one would).
 """
 
+import math
+
 import tensorflow as tf
 
 INTERPOLATIONS = ("bicubic", "bilinear", "nearest", "area")
@@ -13,6 +15,7 @@ INTERPOLATIONS = ("bicubic", "bilinear", "nearest", "area")
 DEFAULT_AREA_RANGE = (0.08, 1.0)
 DEFAULT_ASPECT_RATIO_RANGE = (3.0 / 4.0, 4.0 / 3.0)
 DEFAULT_CROP_PCT = 0.875
+CROP_MODES = ("center", "squash")
 # Training crops are resized without antialiasing, as TensorFlow's reference ImageNet
 # pipelines do: antialiased bicubic is ~4× slower in tf.data on CPU and the crop scale is
 # random anyway. Evaluation keeps PIL-like antialiasing (timm's transform, for parity).
@@ -26,6 +29,15 @@ def check_interpolation(interpolation):
             f"{interpolation!r}"
         )
     return interpolation
+
+
+def check_crop_mode(crop_mode):
+    if crop_mode not in CROP_MODES:
+        raise ValueError(
+            f"crop_mode must be one of {CROP_MODES} (timm: 'center' resizes the short side, "
+            f"'squash' both sides). Received: crop_mode={crop_mode!r}"
+        )
+    return crop_mode
 
 
 def check_crop_pct(crop_pct):
@@ -134,22 +146,32 @@ def random_flip(image, seed, probability=0.5):
     return tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
 
 
-def eval_resize_and_crop(image, image_size, crop_pct=DEFAULT_CROP_PCT, interpolation="bicubic"):
-    """timm's evaluation transform: resize the short side to ⌊size / crop_pct⌋, centre-crop."""
-    scale_size = int(image_size / crop_pct)
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    ratio = scale_size / tf.reduce_min(shape)
-    new_size = tf.cast(tf.round(shape * ratio), tf.int32)
-    new_size = tf.maximum(new_size, scale_size)
+def eval_resize_and_crop(
+    image, image_size, crop_pct=DEFAULT_CROP_PCT, interpolation="bicubic", crop_mode="center"
+):
+    """timm's evaluation transform: resize to ⌊size / crop_pct⌋, then the centre crop.
+
+    crop_mode "center" resizes the short side (the long one truncated, as torchvision's
+    Resize); "squash" resizes both sides to ⌊size / crop_pct⌋ (timm's dm_nfnet_* configs).
+    The crop offset rounds half to even, as torchvision's CenterCrop (Python's round).
+    """
+    scale_size = math.floor(image_size / crop_pct)
+    if crop_mode == "squash":
+        new_size = tf.constant([scale_size, scale_size], tf.int32)
+    else:
+        shape = tf.cast(tf.shape(image)[:2], tf.float64)
+        new_size = tf.cast(tf.floor(scale_size * shape / tf.reduce_min(shape)), tf.int32)
+        new_size = tf.maximum(new_size, scale_size)
     image = resize(image, new_size, interpolation)
-    top = (new_size[0] - image_size) // 2
-    left = (new_size[1] - image_size) // 2
+    top, left = tf.unstack(tf.cast(tf.round((new_size - image_size) / 2), tf.int32))
     return tf.image.crop_to_bounding_box(image, top, left, image_size, image_size)
 
 
-def eval_image(image_bytes, image_size, crop_pct=DEFAULT_CROP_PCT, interpolation="bicubic"):
+def eval_image(
+    image_bytes, image_size, crop_pct=DEFAULT_CROP_PCT, interpolation="bicubic", crop_mode="center"
+):
     """Decode then resize + centre crop; image_size=None keeps the native size."""
     image = decode_image(image_bytes)
     if image_size is None:
         return tf.cast(image, tf.float32)
-    return eval_resize_and_crop(image, image_size, crop_pct, interpolation)
+    return eval_resize_and_crop(image, image_size, crop_pct, interpolation, crop_mode)

@@ -1,5 +1,7 @@
 """The papers' training recipes as data, one module per family."""
 
+import dataclasses
+
 from keras_minimal.training.recipes import convnext, nfnet, pplcnet, vanillanet
 from keras_minimal.training.recipes.overrides import apply_overrides, resolve_recipe
 from keras_minimal.training.recipes.schema import Recipe
@@ -17,4 +19,22 @@ def get_recipe(model_name):
     return RECIPES[model_name]
 
 
-__all__ = ["RECIPES", "Recipe", "apply_overrides", "get_recipe", "resolve_recipe"]
+EVALUATION_FIELDS = ("eval_image_size", "crop_pct", "crop_mode", "interpolation")
+
+
+def evaluation_settings(model_name):
+    """How a model is evaluated: its recipe's size, crop_pct, crop_mode and interpolation,
+    or timm's defaults (224, 0.875, center, bicubic) for a model without a recipe."""
+    if model_name in RECIPES:
+        return {field: getattr(RECIPES[model_name], field) for field in EVALUATION_FIELDS}
+    return {f.name: f.default for f in dataclasses.fields(Recipe) if f.name in EVALUATION_FIELDS}
+
+
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "apply_overrides",
+    "evaluation_settings",
+    "get_recipe",
+    "resolve_recipe",
+]

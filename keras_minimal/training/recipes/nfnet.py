@@ -82,6 +82,7 @@ def _nfnet(row):
         train_image_size=row.train_image_size,
         eval_image_size=row.eval_image_size,
         crop_pct=row.crop_pct,
+        crop_mode="squash",
         interpolation="bicubic",
         notes=NOTES,
     )

@@ -41,6 +41,7 @@ class Recipe:
     train_image_size: int = 224
     eval_image_size: int = 224
     crop_pct: float = 0.875
+    crop_mode: str = "center"  # timm: "squash" resizes both sides (dm_nfnet_*)
     interpolation: str = "bicubic"
     notes: str = ""
 
