@@ -111,3 +111,40 @@ def test_augmentation_from_recipe_and_bad_arguments():
     assert augmentation.color_jitter is None  # timm ignores it with RandAugment
     with pytest.raises(ValueError, match="switch_prob must lie in"):
         Augmentation(10, switch_prob=2.0)
+
+
+def test_color_jitter_is_torchvisions_clamping_after_each_operation():
+    import importlib
+
+    # The package exports the function under the module's name.
+    jitter = importlib.import_module("keras_minimal.training.augment.color_jitter")
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, (6, 5, 3)).astype("float32")
+    weights = np.array([0.2989, 0.587, 0.114], "float32")
+
+    def blend(x, other, factor):
+        return np.clip(factor * x + (1 - factor) * other, 0, 255)
+
+    def reference(x, factors, order):
+        for index in order:
+            gray = (x * weights).sum(-1, keepdims=True)
+            other = (np.zeros_like(x), gray.mean(), gray)[index]
+            x = blend(x, other, factors[index])
+        return x
+
+    factors = (1.6, 0.5, 1.4)  # brightness first saturates: the clamp before contrast matters
+    for order in ((0, 1, 2), (2, 1, 0)):
+        out = jitter.adjust_colors(tf.constant(image), factors, order).numpy()
+        np.testing.assert_allclose(out, reference(image, factors, order), atol=1e-3)
+    seed = tf.constant([3, 4])
+    drawn, index = jitter.jitter_draws(seed, 0.4)
+    drawn = [float(f) for f in drawn]
+    assert all(0.6 <= f <= 1.4 for f in drawn)
+    np.testing.assert_allclose(
+        jitter.color_jitter(tf.constant(image), seed, 0.4).numpy(),
+        reference(image, drawn, jitter.ORDERS[int(index)]),
+        atol=1e-3,
+    )
+    orders = {int(jitter.jitter_draws(tf.constant([s, 0]), 0.4)[1]) for s in range(60)}
+    assert orders == set(range(6))  # every order of the three operations occurs
