@@ -79,10 +79,17 @@ def applications_config(
     }
 
 
-def finish_model(model_class, inputs, outputs, architecture, weights):
-    """The family's model over the built graph, with what `weights` names loaded."""
+def finish_model(model_class, inputs, outputs, architecture, weights, input_tensor=None):
+    """The family's model over the built graph, with what `weights` names loaded.
+
+    Layers a Keras `input_tensor` brought along (keras.applications includes them) are
+    named in the record: tools that rebuild the backbone cannot rebuild them.
+    """
     from keras_minimal.weights.arguments import apply_weights_argument
 
+    upstream = upstream_layers(input_tensor)
+    if upstream:
+        architecture = dict(architecture, input_tensor_layers=upstream)
     model = model_class(
         inputs, outputs, name=architecture["config"]["name"], architecture=architecture
     )
@@ -100,8 +107,16 @@ def check_pooling(pooling):
 
 def resolve_input_shape(input_shape, input_tensor, default=(None, None, 3)):
     """The (H, W, C) the model is built for: from input_shape, input_tensor, or `default`."""
-    if input_shape is None and input_tensor is not None:
-        input_shape = tuple(keras.ops.shape(input_tensor))[1:]
+    check_data_format()
+    if input_tensor is not None:
+        tensor_shape = tuple(keras.ops.shape(input_tensor))[1:]
+        if input_shape is not None and not _compatible(tuple(input_shape), tensor_shape):
+            raise ValueError(
+                f"input_shape {tuple(input_shape)} contradicts input_tensor's shape "
+                f"{tensor_shape}. Pass one of them, or the tensor's own shape. Received: "
+                f"input_shape={tuple(input_shape)}"
+            )
+        input_shape = tensor_shape if input_shape is None else input_shape
     if input_shape is None:
         return default
     input_shape = tuple(input_shape)
@@ -111,6 +126,22 @@ def resolve_input_shape(input_shape, input_tensor, default=(None, None, 3)):
             f"Received: input_shape={input_shape}"
         )
     return input_shape
+
+
+def _compatible(shape, other):
+    return len(shape) == len(other) and all(
+        a is None or b is None or a == b for a, b in zip(shape, other, strict=True)
+    )
+
+
+def check_data_format():
+    if keras.config.image_data_format() != "channels_last":
+        raise ValueError(
+            "keras_minimal models take channels-last images (batch, height, width, channels), "
+            "but the global image data format is "
+            f"{keras.config.image_data_format()!r}. Call "
+            'keras.config.set_image_data_format("channels_last") before building one.'
+        )
 
 
 def check_channels(input_shape, include_preprocessing, weights):
@@ -148,7 +179,22 @@ def model_input(input_tensor, input_shape):
     if not keras.backend.is_keras_tensor(input_tensor):
         img_input = layers.Input(tensor=input_tensor, shape=input_shape, name="image")
         return img_input, img_input
-    return input_tensor, keras.utils.get_source_inputs(input_tensor)
+    sources = keras.utils.get_source_inputs(input_tensor)
+    return input_tensor, sources[0] if len(sources) == 1 else sources
+
+
+def upstream_layers(input_tensor):
+    """Names of the layers that computed a Keras `input_tensor` (none for an Input)."""
+    if input_tensor is None or not keras.backend.is_keras_tensor(input_tensor):
+        return []
+    sources = keras.utils.get_source_inputs(input_tensor)
+    if any(source is input_tensor for source in sources):
+        return []
+    return [
+        layer.name
+        for layer in keras.Model(sources, input_tensor).layers
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
 
 
 def imagenet_preprocessing(mean=IMAGENET_MEAN, std=IMAGENET_STD, name="preprocessing"):

@@ -41,9 +41,17 @@ def rebuild(model, dtype_policy=None, **overrides):
     is when this runs (a float32 model rebuilt while a script has set mixed_float16
     stays float32).
     """
-    from keras_minimal.deploy.precision import dtype_policy_scope
+    from keras_minimal.deploy.precision import computing_policy, dtype_policy_scope
 
+    upstream = model.architecture.get("input_tensor_layers")
+    if upstream:
+        raise ValueError(
+            f"{model.name!r} was built on an input_tensor computed by other layers "
+            f"({', '.join(upstream)}); only the backbone can be rebuilt (deploy graph, export, "
+            "another dtype policy). Build the backbone with input_shape=... and call it on "
+            "your layers' output instead: backbone(your_layers(inputs))."
+        )
     config = dict(model.builder_config, weights=None)
     config.update(overrides)
-    with dtype_policy_scope(dtype_policy or model.dtype_policy):
+    with dtype_policy_scope(dtype_policy or computing_policy(model)):
         return BUILDERS[model.family](**config)

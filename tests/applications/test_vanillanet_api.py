@@ -9,6 +9,7 @@ import pytest
 from keras_minimal.applications import VanillaNet, VanillaNet5, VanillaNet13_x1_5_ada_pool
 from keras_minimal.applications.backbone import IMAGENET_MEAN, IMAGENET_STD
 from keras_minimal.applications.vanillanet.variants import TEST_CONFIG
+from keras_minimal.deploy import to_deploy
 
 TINY = {"dims": TEST_CONFIG["dims"], "strides": TEST_CONFIG["strides"]}
 
@@ -64,9 +65,35 @@ def test_include_top_false_pooling(pooling, shape):
 
 def test_input_tensor_is_used():
     tensor = keras.Input((96, 96, 3))
-    model = tiny(input_tensor=tensor, include_top=False)
-    assert model.inputs[0] is tensor
+    model = tiny(input_tensor=tensor, input_shape=None, include_top=False)
+    assert model.inputs[0] is tensor and model.input is tensor  # one input, not a list
     assert model.output.shape == (None, 3, 3, 128)
+    assert to_deploy(model).input.shape == (None, 96, 96, 3)
+
+
+def test_input_shape_contradicting_input_tensor_is_refused():
+    with pytest.raises(ValueError, match=r"input_shape \(64, 64, 3\) contradicts input_tensor's"):
+        tiny(input_tensor=keras.Input((96, 96, 3)), input_shape=(64, 64, 3))
+    assert tiny(input_tensor=keras.Input((96, 96, 3)), input_shape=(None, None, 3)).built
+
+
+def test_layers_before_an_input_tensor_are_kept_and_not_rebuilt():
+    inputs = keras.Input((64, 64, 1))
+    rgb = keras.layers.Conv2D(3, 1, name="gray_to_rgb")(inputs)
+    model = tiny(input_tensor=rgb, input_shape=None, include_preprocessing=False)
+    assert model.input is inputs and model.get_layer("gray_to_rgb")  # keras.applications
+    model.set_act_learn(1.0)
+    with pytest.raises(ValueError, match="input_tensor computed by other layers \\(gray_to_rgb\\)"):
+        to_deploy(model)
+
+
+def test_channels_first_global_format_is_named():
+    keras.config.set_image_data_format("channels_first")
+    try:
+        with pytest.raises(ValueError, match="channels-last images.*'channels_first'"):
+            tiny()
+    finally:
+        keras.config.set_image_data_format("channels_last")
 
 
 def test_ada_pool_variant_defaults_to_224():

@@ -215,4 +215,6 @@ def ConvNeXt(
             ),
         },
     }
-    return backbone.finish_model(backbone.BackboneModel, inputs, x, architecture, weights)
+    return backbone.finish_model(
+        backbone.BackboneModel, inputs, x, architecture, weights, input_tensor
+    )

@@ -411,4 +411,4 @@ def NFNet(
         },
     }
     with deep_graph_recursion_limit(len(plan)):
-        return backbone.finish_model(NFNetModel, inputs, x, architecture, weights)
+        return backbone.finish_model(NFNetModel, inputs, x, architecture, weights, input_tensor)

@@ -224,4 +224,6 @@ def PPLCNet(
             ),
         },
     }
-    return backbone.finish_model(backbone.BackboneModel, inputs, x, architecture, weights)
+    return backbone.finish_model(
+        backbone.BackboneModel, inputs, x, architecture, weights, input_tensor
+    )

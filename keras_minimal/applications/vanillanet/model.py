@@ -259,4 +259,4 @@ def VanillaNet(
             ),
         },
     }
-    return backbone.finish_model(VanillaNetModel, inputs, x, architecture, weights)
+    return backbone.finish_model(VanillaNetModel, inputs, x, architecture, weights, input_tensor)
