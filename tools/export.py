@@ -30,8 +30,9 @@ flags.DEFINE_bool("int8_io", False, "int8 inputs and outputs (with --quantizatio
 flags.DEFINE_string(
     "representative_data",
     None,
-    "Calibration/verification images: 'digits' (bundled), a .npy file of NHWC images, an "
-    "ImageFolder directory or a TFRecord pattern (through the evaluation preprocessing).",
+    "Calibration/verification images: 'digits' (bundled), an ImageFolder directory or a "
+    "TFRecord pattern (through the evaluation preprocessing, normalised when the exported "
+    "model has no preprocessing), or a .npy file of NHWC model inputs (used as they are).",
 )
 flags.DEFINE_float("crop_pct", 0.875, "Centre-crop fraction for --representative_data images.")
 flags.DEFINE_integer("num_calibration", 200, "Calibration images for int8.")
@@ -77,8 +78,19 @@ def load_images(model):
     if size is None:
         raise app.UsageError("--representative_data needs --image_size for this model.")
     return calibration_images(
-        FLAGS.representative_data, size, limit=FLAGS.num_calibration, crop_pct=FLAGS.crop_pct
+        FLAGS.representative_data,
+        size,
+        limit=FLAGS.num_calibration,
+        crop_pct=FLAGS.crop_pct,
+        normalize=not exported_takes_rgb(model),
     )
+
+
+def exported_takes_rgb(model):
+    """Whether the exported graph normalises [0, 255] RGB itself (include_preprocessing)."""
+    if FLAGS.include_preprocessing != "keep":
+        return FLAGS.include_preprocessing == "yes"
+    return getattr(model, "builder_config", {}).get("include_preprocessing", True)
 
 
 def main(argv):

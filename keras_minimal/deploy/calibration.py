@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from keras_minimal.applications.backbone import IMAGENET_MEAN, IMAGENET_STD
+
 
 def _from_dataset(dataset, limit):
     batches, count = [], 0
@@ -18,23 +20,36 @@ def _from_dataset(dataset, limit):
     return np.concatenate(batches)[:limit].astype("float32")
 
 
-def calibration_images(source, image_size, limit=200, crop_pct=0.875, interpolation="bicubic"):
-    """Up to `limit` preprocessed RGB images in [0, 255] (N, image_size, image_size, 3).
+def calibration_images(
+    source, image_size, limit=200, crop_pct=0.875, interpolation="bicubic", normalize=False
+):
+    """Up to `limit` images (N, image_size, image_size, 3) for calibration and verification.
 
     Args:
         source: "digits" (scikit-learn's bundled digits), a .npy file of NHWC images,
             an ImageFolder directory, or a TFRecord file pattern (TF ImageNet format).
             Directories and TFRecords go through the evaluation preprocessing of
             keras_minimal.training.data (resize, centre crop with crop_pct).
+        normalize: False: RGB in [0, 255], what models with include_preprocessing=True
+            take; True: ImageNet-normalised, (x/255 − mean)/std, for models built without
+            it. A .npy file holds the model's inputs already and is returned as it is.
     """
+    source = os.fspath(source)
+    if source.endswith(".npy"):
+        return np.load(source, allow_pickle=False)[:limit].astype("float32")
+    images = _rgb_images(source, image_size, limit, crop_pct, interpolation)
+    if not normalize:
+        return images
+    mean, std = np.array(IMAGENET_MEAN, "float32"), np.array(IMAGENET_STD, "float32")
+    return ((images / 255.0 - mean) / std).astype("float32")
+
+
+def _rgb_images(source, image_size, limit, crop_pct, interpolation):
     if source == "digits":
         from keras_minimal.training.digits import load_digits_rgb
 
         (images, _), _ = load_digits_rgb(image_size)
         return images[:limit]
-    source = os.fspath(source)
-    if source.endswith(".npy"):
-        return np.load(source, allow_pickle=False)[:limit].astype("float32")
     from keras_minimal.training import data
 
     options = {

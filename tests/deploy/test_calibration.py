@@ -23,3 +23,13 @@ def test_digits_npy_and_bad_sources(tmp_path):
     assert calibration_images(str(tmp_path / "x.npy"), 8, limit=4).dtype == np.float32
     with pytest.raises(ValueError, match="Representative data must be 'digits'"):
         calibration_images(str(tmp_path / "nothing-*.tfrecord"), 8)
+
+
+def test_normalized_images_are_what_a_model_without_preprocessing_takes():
+    from keras_minimal.applications.backbone import IMAGENET_MEAN, IMAGENET_STD
+
+    rgb = calibration_images("digits", 16, limit=3)
+    normalized = calibration_images("digits", 16, limit=3, normalize=True)
+    expected = (rgb / 255.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    np.testing.assert_allclose(normalized, expected, rtol=1e-5, atol=1e-6)
+    assert rgb.max() > 200 and normalized.max() < 3
