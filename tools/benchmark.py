@@ -27,12 +27,14 @@ flags.DEFINE_list(
     ["keras", "keras_xla", "saved_model", "tflite", "onnx"],
     "keras, keras_xla, keras_bf16, saved_model, tflite, tflite_int8, onnx, onnx_int8.",
 )
-flags.DEFINE_integer("image_size", 224, "Input side.")
+flags.DEFINE_integer("image_size", 224, "Input side.", lower_bound=1)
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes: 1 for latency, larger for throughput.")
-flags.DEFINE_integer("runs", 20, "Timed runs at batch 1 (median and p90 reported).")
-flags.DEFINE_integer("throughput_runs", 5, "Timed runs at larger batches.")
-flags.DEFINE_integer("warmup", 5, "Untimed runs first.")
-flags.DEFINE_integer("threads", 2, "TFLite and onnxruntime threads (TensorFlow uses every core).")
+flags.DEFINE_integer("runs", 20, "Timed runs at batch 1 (median and p90 reported).", lower_bound=1)
+flags.DEFINE_integer("throughput_runs", 5, "Timed runs at larger batches.", lower_bound=1)
+flags.DEFINE_integer("warmup", 5, "Untimed runs first.", lower_bound=0)
+flags.DEFINE_integer(
+    "threads", 2, "TFLite and onnxruntime threads (TensorFlow uses every core).", lower_bound=1
+)
 flags.DEFINE_multi_string("reference", [], "'label=command' printing a JSON line with median_ms.")
 flags.DEFINE_string("output", None, "Output prefix for <prefix>.json and <prefix>.png.")
 
@@ -49,6 +51,14 @@ def graphs_of(name, graphs, image_size):
     if "deploy" in graphs:
         built["deploy"] = to_deploy(model)
     return {graph: built[graph] for graph in graphs}
+
+
+def parse_batch_sizes(values):
+    if not all(value.isdigit() and int(value) > 0 for value in values):
+        raise app.UsageError(
+            f"--batch_sizes takes positive integers, e.g. 1,32. Received: {','.join(values)}"
+        )
+    return [int(value) for value in values]
 
 
 def main(argv):
@@ -70,7 +80,10 @@ def main(argv):
     bad_graphs = [g for g in FLAGS.graphs if g not in ("train", "deploy")]
     if bad_graphs:
         raise app.UsageError(f"Unknown graph(s) {bad_graphs}; choose from train, deploy.")
-    batch_sizes = [int(b) for b in FLAGS.batch_sizes]
+    for flag in ("models", "graphs", "runtimes", "batch_sizes"):
+        if not FLAGS[flag].value:
+            raise app.UsageError(f"--{flag} is empty: name at least one.")
+    batch_sizes = parse_batch_sizes(FLAGS.batch_sizes)
     rows = []
     try:
         for name in FLAGS.models:

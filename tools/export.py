@@ -99,6 +99,8 @@ def main(argv):
     from keras_minimal.deploy import export_artefacts
     from keras_minimal.deploy.exporter import FORMATS
 
+    if not FLAGS.formats:
+        raise app.UsageError(f"--formats is empty: name at least one of {FORMATS}.")
     unknown = [f for f in FLAGS.formats if f not in FORMATS]
     if unknown:
         raise app.UsageError(f"Unknown format(s) {unknown}; choose from {FORMATS}.")

@@ -126,6 +126,28 @@ def test_benchmark_tool_writes_table_json_and_plot(tmp_path):
     assert (tmp_path / "bench.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--batch_sizes=a", "--batch_sizes takes positive integers, e.g. 1,32. Received: a"),
+        ("--batch_sizes=0", "--batch_sizes takes positive integers"),
+        ("--runtimes=", "--runtimes is empty: name at least one."),
+        ("--runs=0", "flag --runs=0: 0 is not a positive integer"),
+    ],
+)
+def test_benchmark_tool_refuses_bad_flag_values_before_building(flag, message):
+    result = subprocess.run(
+        [sys.executable, "tools/benchmark.py", "--models=pplcnet_x0_25", flag],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+    )
+    assert result.returncode != 0 and message in result.stderr
+
+
 def test_top1_accuracy_over_fixed_batches():
     from keras_minimal.deploy.benchmarking import top1_accuracy
 

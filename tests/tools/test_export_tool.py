@@ -79,5 +79,7 @@ def test_bad_arguments_name_the_choices(tmp_path):
     assert (
         result.returncode != 0 and "choose from ('saved_model', 'tflite', 'onnx')" in result.stderr
     )
+    result = _run("--model=vanillanet_5", "--formats=", f"--output={tmp_path}")
+    assert result.returncode != 0 and "--formats is empty" in result.stderr
     result = _run("--model=vanillanet_99", f"--output={tmp_path}")
     assert result.returncode == 2 and "Unknown model name 'vanillanet_99'" in result.stderr
