@@ -16,6 +16,7 @@ def test_timm_policy_strings():
     assert (policy.magnitude, policy.magnitude_std, policy.increasing) == (9, 0.5, True)
     assert (policy.num_layers, policy.probability, policy.magnitude_max) == (2, 0.5, 10)
     assert parse_randaugment("rand-n3-m7-mmax20-p0.8").fraction == pytest.approx(0.35)
+    assert parse_randaugment("rand-m15-n4").fraction == 1.0  # timm clips m to mmax
     with pytest.raises(ValueError, match="timm string such as 'rand-m9-mstd0.5-inc1'"):
         parse_randaugment("autoaug-m9")
     with pytest.raises(ValueError, match="Unknown RandAugment key 'w0'"):

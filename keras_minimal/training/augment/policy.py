@@ -26,8 +26,9 @@ class RandAugmentPolicy:
 
     @property
     def fraction(self):
-        """The magnitude as a fraction of the maximum (what Keras-style layers take)."""
-        return self.magnitude / self.magnitude_max
+        """The magnitude as a fraction of the maximum (what Keras-style layers take); a
+        magnitude above the maximum is clipped to it, as timm's AugmentOp does."""
+        return min(self.magnitude, self.magnitude_max) / self.magnitude_max
 
 
 def parse_randaugment(policy):
@@ -53,8 +54,8 @@ def parse_randaugment(policy):
             value = bool(value)
         values[key] = value
     result = RandAugmentPolicy(**values)
-    if not 0 <= result.magnitude <= result.magnitude_max:
-        raise ValueError(f"RandAugment magnitude must lie in [0, mmax]. Received: {policy!r}")
+    if result.magnitude < 0 or result.magnitude_max <= 0:
+        raise ValueError(f"RandAugment needs m ≥ 0 and mmax > 0. Received: {policy!r}")
     if result.num_layers < 1 or not 0 <= result.probability <= 1:
         raise ValueError(f"RandAugment needs n ≥ 1 and p in [0, 1]. Received: {policy!r}")
     return result

@@ -14,7 +14,8 @@ the schema has no field for:
   classifier out, as timm does): model.enable_adaptive_gradient_clipping(0.01).
 - MixUp (α = 0.2) on half of each batch and CutMix (uniform area) on the other half,
   RandAugment with 4 layers of magnitude 5 (F0), 10 (F1, F2) or 15 (F3–F7), DeepMind's
-  TF implementation; the timm policy strings below are the nearest equivalent.
+  TF implementation; the timm policy strings below are the nearest equivalent (timm, and
+  so this library, clip a magnitude above mmax = 10 to 10: F3–F7 run at full severity).
 - The learning rate warms up linearly from 0 over 5 epochs, then follows a cosine to 0;
   an EMA of the weights (decay 0.99999, no warm-up) is evaluated.
 - Evaluation crops follow timm's dm_nfnet_* configuration (crop_pct, bicubic, squash).
