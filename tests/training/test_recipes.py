@@ -122,3 +122,13 @@ def test_evaluation_settings_follow_the_recipe_or_timms_defaults():
         "crop_mode": "center",
         "interpolation": "bicubic",
     }
+
+
+def test_every_recipe_builds_its_augmentation():
+    from keras_minimal.training.augment import Augmentation
+
+    for name, recipe in RECIPES.items():
+        augmentation = Augmentation.from_recipe(recipe, 10, "keras")
+        assert bool(recipe.randaugment) == (
+            augmentation.randaugment is not None or augmentation.autoaugment is not None
+        ), name

@@ -1,12 +1,23 @@
 """The training augmentation of a recipe, in timm's order: (crop, flip in the pipeline) →
-RandAugment or colour jitter → random erasing → batch: MixUp/CutMix + smoothed one-hot."""
+RandAugment, AutoAugment or colour jitter → random erasing → batch: MixUp/CutMix + smoothed
+one-hot."""
 
 import tensorflow as tf
 
+from keras_minimal.training.augment.autoaugment import (
+    POLICIES,
+    auto_augment,
+    is_autoaugment,
+    parse_autoaugment,
+)
 from keras_minimal.training.augment.color_jitter import color_jitter
 from keras_minimal.training.augment.mixing import mix_batch, smoothed_one_hot
 from keras_minimal.training.augment.randaugment import RandAugment
 from keras_minimal.training.augment.random_erasing import random_erasing
+
+
+def _is_randaugment(policy):
+    return isinstance(policy, str) and policy.split("-")[0] == "rand"
 
 
 class Augmentation:
@@ -19,9 +30,11 @@ class Augmentation:
 
     Args:
         num_classes: width of the targets.
-        randaugment: timm policy string or None.
-        randaugment_backend: "keras_cv" (default when installed) or "keras".
-        color_jitter: strength, used only without RandAugment (as timm does).
+        randaugment: timm's `auto_augment` string or None: a RandAugment policy
+            ("rand-m9-mstd0.5-inc1", see RandAugment) or an AutoAugment policy name
+            ("original", "originalr", "v0", "v0r", see autoaugment.py).
+        randaugment_backend: "keras_cv" (default when installed) or "keras"; RandAugment only.
+        color_jitter: strength, used only without Rand/AutoAugment (as timm does).
         random_erasing: probability of erasing a box.
         mixup_alpha, cutmix_alpha, mixup_prob, switch_prob: timm Mixup arguments.
         label_smoothing: in the targets.
@@ -58,7 +71,17 @@ class Augmentation:
                 f"cutmix_alpha={cutmix_alpha}"
             )
         self.num_classes = num_classes
-        self.randaugment = RandAugment(randaugment, randaugment_backend) if randaugment else None
+        self.randaugment = self.autoaugment = None
+        if randaugment and _is_randaugment(randaugment):
+            self.randaugment = RandAugment(randaugment, randaugment_backend)
+        elif randaugment and is_autoaugment(randaugment):
+            self.autoaugment = parse_autoaugment(randaugment)
+        elif randaugment:
+            raise ValueError(
+                "randaugment must be a timm RandAugment string such as 'rand-m9-mstd0.5-inc1' "
+                f"or a timm AutoAugment policy name ({', '.join(map(repr, POLICIES))}), or "
+                f"None. Received: randaugment={randaugment!r}"
+            )
         self.color_jitter = color_jitter if not randaugment else None
         self.random_erasing = random_erasing
         self.mixup_alpha, self.cutmix_alpha = mixup_alpha, cutmix_alpha
@@ -88,6 +111,8 @@ class Augmentation:
         fold = tf.random.experimental.stateless_fold_in
         if self.randaugment is not None:
             image = self.randaugment(image)
+        elif self.autoaugment is not None:
+            image = auto_augment(image, fold(seed, 0), self.autoaugment)
         elif self.color_jitter:
             image = color_jitter(image, fold(seed, 0), self.color_jitter)
         if self.random_erasing:

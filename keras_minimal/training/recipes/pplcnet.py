@@ -3,10 +3,13 @@
 
 SGD with momentum 0.9 at lr 0.8 for a global batch of 2048 (512 per GPU × 4), cosine decay
 after 5 warmup epochs, 360 epochs, L2 weight decay 3e-5 up to x1.0 and 4e-5 above, label
-smoothing 0.1, random-resized crop 224 and horizontal flip; x2.5 adds AutoAugment (timm's
-"original" policy). Evaluation: resize the short side to 256, centre crop 224 (crop_pct
-0.875), bilinear (OpenCV's default in PaddleClas). Dropout 0.2 before the classifier
-(the builder's default). The paper's best models add SSLD distillation, not included here.
+smoothing 0.1, random-resized crop 224 and horizontal flip; x2.5 adds AutoAugment, run here
+as timm's "original" policy. PaddleClas' AutoAugment (ppcls/data/preprocess/ops/
+autoaugment.py, DeepVoltaire's ImageNetPolicy) has the same 25 sub-policies but its own
+magnitude ranges (e.g. solarize thresholds falling with the magnitude, unsigned rotation,
+fill 128). Evaluation: resize the short side to 256, centre crop 224 (crop_pct 0.875),
+bilinear (OpenCV's default in PaddleClas). Dropout 0.2 before the classifier (the
+builder's default). The paper's best models add SSLD distillation, not included here.
 """
 
 from keras_minimal.training.recipes.schema import Recipe
@@ -42,7 +45,7 @@ def _pplcnet(model, scale):
         model_kwargs={"dropout_rate": 0.2},
         notes=(
             "Weight decay is Paddle's L2 regularizer (coupled, added to the gradient)."
-            + (" AutoAugment (ImageNet policy)." if scale == 2.5 else "")
+            + (" AutoAugment: timm's 'original' ImageNet policy." if scale == 2.5 else "")
         ),
     )
 
