@@ -79,6 +79,13 @@ def test_create_model_rejects_unknown_names():
         keras_minimal.create_model("vanillanet_99")
 
 
+def test_list_models_takes_timm_wildcards_or_a_substring():
+    assert keras_minimal.list_models("nfnet_f[0-2]") == ["nfnet_f0", "nfnet_f1", "nfnet_f2"]
+    assert keras_minimal.list_models("convnext*") == keras_minimal.list_models("convnext")
+    assert keras_minimal.list_models("*_ada_pool") == ["vanillanet_13_x1_5_ada_pool"]
+    assert keras_minimal.list_models("resnet*") == []
+
+
 def test_convnext_and_pplcnet_constructors_are_registered():
     convnext = {"ConvNeXtTiny", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge"}
     scales = ("0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5")

@@ -1,5 +1,7 @@
 """One registry of model names (timm style, "vanillanet_13") → constructors."""
 
+import fnmatch
+
 _MODELS = {}
 
 
@@ -11,11 +13,14 @@ def register_model(name, constructor):
 
 
 def list_models(pattern=None):
-    """Sorted registered names, optionally filtered by a substring."""
+    """Sorted registered names, optionally filtered: a shell-style wildcard pattern as
+    timm's list_models takes ("convnext*", "*x1_*"), or else a substring ("nfnet")."""
     names = sorted(_MODELS)
-    if pattern:
-        names = [n for n in names if pattern in n]
-    return names
+    if not pattern:
+        return names
+    if any(char in pattern for char in "*?["):
+        return fnmatch.filter(names, pattern)
+    return [n for n in names if pattern in n]
 
 
 def create_model(name, **kwargs):
