@@ -101,6 +101,22 @@ def test_loss_scaled_gradients_are_clipped_unscaled_and_overflow_passes_through(
     np.testing.assert_array_equal(to_numpy(passed), overflow)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_low_precision_gradients_with_large_norms_are_clipped_not_zeroed(dtype):
+    # Unit norms of ~2,700: a float16 sum of squares overflows to inf past ~256.
+    rng = np.random.default_rng(0)
+    parameter = rng.normal(0, 0.02, (3, 3, 512, 4)).astype("float32")
+    gradient = rng.normal(0, 10.0, (3, 3, 512, 4)).astype("float32")
+    low = keras.ops.cast(gradient, dtype)
+    rule = unit_axes_rule(parameter.shape, keras.layers.Conv2D(4, 3))
+    (clipped,) = clip_gradients([low], [keras.ops.cast(parameter, dtype)], [rule], CLIPPING)
+    assert keras.backend.standardize_dtype(clipped.dtype) == dtype
+    expected = numpy_clip(to_numpy(keras.ops.cast(low, "float32")), parameter, "conv")
+    np.testing.assert_allclose(
+        to_numpy(keras.ops.cast(clipped, "float32")), expected, rtol=2e-2, atol=1e-6
+    )
+
+
 def test_unit_axes_of_keras_layouts():
     assert unit_axes((3, 3, 16, 32), keras.layers.Conv2D(32, 3)) == (0, 1, 2)
     assert unit_axes((3, 3, 16, 2), keras.layers.DepthwiseConv2D(3)) == (0, 1)

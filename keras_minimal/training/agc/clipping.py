@@ -46,7 +46,9 @@ def unit_axes(shape, layer=None, name=None):
         name: the variable's name within the layer (e.g. "depthwise_kernel").
     """
     shape = tuple(shape)
-    if len(shape) <= 1:  # by rank, as DeepMind: a (1, out) kernel still has `out` units
+    # By rank, as timm's unitwise_norm: a (1, out) kernel has `out` units (DeepMind squeezes
+    # first and clips it as one vector; no NFNet parameter has such a shape).
+    if len(shape) <= 1:
         return None
     rank = len(shape)
     is_depthwise = isinstance(layer, _DEPTHWISE) or (
@@ -70,7 +72,12 @@ def unit_axes(shape, layer=None, name=None):
 
 
 def unitwise_norm(x, axes):
-    """Frobenius norm of each unit of x (keepdims), or of all of x when axes is None."""
+    """Frobenius norm of each unit of x (keepdims), or of all of x when axes is None.
+
+    In float32 at least: a float16 sum of squares overflows once a norm passes ~256.
+    """
+    if keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
+        x = ops.cast(x, "float32")
     if axes is None:
         return ops.sqrt(ops.sum(ops.square(x)))
     return ops.sqrt(ops.sum(ops.square(x), axis=axes, keepdims=True))
@@ -79,11 +86,12 @@ def unitwise_norm(x, axes):
 def clip_unitwise(gradient, parameter, axes, clipping, epsilon=1e-3):
     """The gradient with every unit whose norm exceeds λ·max(‖W_i‖, ε) scaled down to it."""
     gradient = ops.convert_to_tensor(gradient)
-    parameter = ops.cast(parameter, gradient.dtype)
     max_norm = ops.multiply(clipping, ops.maximum(unitwise_norm(parameter, axes), epsilon))
     gradient_norm = unitwise_norm(gradient, axes)
+    max_norm = ops.cast(max_norm, gradient_norm.dtype)
     factor = ops.divide(max_norm, ops.maximum(gradient_norm, _MIN_GRADIENT_NORM))
-    return ops.where(ops.greater(gradient_norm, max_norm), ops.multiply(gradient, factor), gradient)
+    clipped = ops.multiply(gradient, ops.cast(factor, gradient.dtype))
+    return ops.where(ops.greater(gradient_norm, max_norm), clipped, gradient)
 
 
 def clip_gradients(gradients, parameters, rules, clipping, epsilon=1e-3, loss_scale=None):
