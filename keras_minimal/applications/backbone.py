@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from keras_minimal.policies import computing_policy
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 POOLING_CHOICES = (None, "avg", "max")
@@ -54,6 +56,9 @@ class BackboneModel(keras.Model):
         architecture = config.pop("architecture", None)
         model = super().from_config(config, custom_objects=custom_objects)
         model.architecture = dict(architecture or {})
+        # Keras does not store a functional model's own policy: without this a reloaded
+        # mixed_float16 model compiles without loss scaling.
+        model.dtype_policy = computing_policy(model)
         return model
 
 

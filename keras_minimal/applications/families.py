@@ -41,7 +41,8 @@ def rebuild(model, dtype_policy=None, **overrides):
     is when this runs (a float32 model rebuilt while a script has set mixed_float16
     stays float32).
     """
-    from keras_minimal.deploy.precision import computing_policy, dtype_policy_scope
+    from keras_minimal.deploy.precision import dtype_policy_scope
+    from keras_minimal.policies import computing_policy
 
     upstream = model.architecture.get("input_tensor_layers")
     if upstream:

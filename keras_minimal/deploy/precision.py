@@ -16,18 +16,6 @@ def dtype_policy_scope(policy):
         keras.config.set_dtype_policy(previous)
 
 
-def computing_policy(model):
-    """The policy `model`'s layers compute in (its first weighted layer's).
-
-    Not `model.dtype_policy`: a functional model loaded from a .keras file takes the
-    global policy of the moment it was loaded, whatever its layers use.
-    """
-    for layer in model.layers:
-        if layer.weights:
-            return layer.dtype_policy
-    return model.dtype_policy
-
-
 def _policy_names(model):
     return {layer.dtype_policy.name for layer in model.layers if hasattr(layer, "dtype_policy")}
 

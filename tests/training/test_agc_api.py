@@ -100,6 +100,26 @@ def test_settings_survive_keras_files(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-6)
 
 
+def test_a_reloaded_mixed_float16_model_still_gets_loss_scaling(tmp_path):
+    # Keras does not store a functional model's own policy; the layers carry it.
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = NFNet(**TEST_CONFIG, classes=3, input_shape=(32, 32, 3))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model.save(tmp_path / "mixed.keras")
+    for copy in (
+        keras.saving.load_model(tmp_path / "mixed.keras", compile=False),
+        NFNetModel.from_config(model.get_config()),
+    ):
+        assert copy.dtype_policy.name == "mixed_float16"
+        copy.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        assert isinstance(copy.optimizer, keras.optimizers.LossScaleOptimizer)
+        wrapped = AGCModel(copy, clipping=0.01)
+        wrapped.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        assert isinstance(wrapped.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
 def test_disabling_returns_to_keras_train_step():
     model = every_parameter_kind(activation=None)
     trainer = AGCModel(model, clipping=0.01).disable_adaptive_gradient_clipping()

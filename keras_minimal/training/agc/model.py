@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import keras
 
+from keras_minimal.policies import computing_policy
 from keras_minimal.training.agc.clipping import ClipRule, clip_gradients, unit_axes
 
 DEFAULT_EPSILON = 1e-3
@@ -246,7 +247,7 @@ class AGCModel(AdaptiveGradientClipping, keras.Model):
     def __init__(self, model, clipping=0.01, exclude=None, epsilon=DEFAULT_EPSILON, **kwargs):
         # The wrapper takes the model's dtype policy, so that compile() wraps the optimizer
         # in a LossScaleOptimizer for a mixed_float16 model as it would for the model.
-        kwargs.setdefault("dtype", model.dtype_policy)
+        kwargs.setdefault("dtype", computing_policy(model))
         super().__init__(**kwargs)
         self.model = model
         self.enable_adaptive_gradient_clipping(clipping, exclude, epsilon)
