@@ -56,17 +56,18 @@ def test_fused_model_computes_in_the_input_models_dtype_policy():
 
 
 def test_a_reloaded_model_is_fused_in_its_layers_policy(tmp_path):
-    # A functional model loaded from .keras takes the global policy of the moment as its
-    # own dtype_policy, whatever its layers compute in.
+    # Keras gives a functional model loaded from .keras the global policy of the moment
+    # as its own; the model and its fused form keep their layers' float32.
     path = str(tmp_path / "tiny.keras")
     _trained_tiny().save(path)
     keras.config.set_dtype_policy("mixed_float16")
     try:
         reloaded = keras.models.load_model(path)
+        fused = to_deploy(reloaded)
     finally:
         keras.config.set_dtype_policy("float32")
-    assert reloaded.dtype_policy.name == "mixed_float16"
-    assert {layer.dtype_policy.name for layer in to_deploy(reloaded).layers} == {"float32"}
+    assert reloaded.dtype_policy.name == "float32"
+    assert {layer.dtype_policy.name for layer in fused.layers} == {"float32"}
 
 
 def test_fused_model_has_the_deploy_parameter_count():
