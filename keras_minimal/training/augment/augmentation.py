@@ -12,12 +12,9 @@ from keras_minimal.training.augment.autoaugment import (
 )
 from keras_minimal.training.augment.color_jitter import color_jitter
 from keras_minimal.training.augment.mixing import mix_batch, smoothed_one_hot
+from keras_minimal.training.augment.policy import is_randaugment
 from keras_minimal.training.augment.randaugment import RandAugment
 from keras_minimal.training.augment.random_erasing import random_erasing
-
-
-def _is_randaugment(policy):
-    return isinstance(policy, str) and policy.split("-")[0] == "rand"
 
 
 class Augmentation:
@@ -72,7 +69,7 @@ class Augmentation:
             )
         self.num_classes = num_classes
         self.randaugment = self.autoaugment = None
-        if randaugment and _is_randaugment(randaugment):
+        if randaugment and is_randaugment(randaugment):
             self.randaugment = RandAugment(randaugment, randaugment_backend)
         elif randaugment and is_autoaugment(randaugment):
             self.autoaugment = parse_autoaugment(randaugment)

@@ -31,16 +31,20 @@ class RandAugmentPolicy:
         return min(self.magnitude, self.magnitude_max) / self.magnitude_max
 
 
+def is_randaugment(policy):
+    """Whether `policy` is a timm RandAugment string ("rand-…")."""
+    return isinstance(policy, str) and policy.split("-")[0] == "rand"
+
+
 def parse_randaugment(policy):
     """Parse a timm string: "rand" then "-"-separated keys m, n, mstd, mmax, inc, p."""
-    parts = policy.split("-") if isinstance(policy, str) else []
-    if not parts or parts[0] != "rand":
+    if not is_randaugment(policy):
         raise ValueError(
             "A RandAugment policy is a timm string such as 'rand-m9-mstd0.5-inc1' "
             f"(keys: {', '.join(_KEYS)}). Received: {policy!r}"
         )
     values = {}
-    for part in parts[1:]:
+    for part in policy.split("-")[1:]:
         match = re.fullmatch(r"([a-z]+)([0-9.]+)", part)
         if match is None or match.group(1) not in _KEYS:
             raise ValueError(
