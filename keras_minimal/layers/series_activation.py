@@ -5,6 +5,7 @@ from keras import layers
 
 from keras_minimal.layers.banded_depthwise_conv import BandedDepthwiseConv2D
 from keras_minimal.layers.initializers import reference_trunc_normal
+from keras_minimal.validation import is_integer
 
 
 @keras.saving.register_keras_serializable(package="keras_minimal")
@@ -42,12 +43,12 @@ class SeriesActivation(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(act_num, bool) or not isinstance(act_num, int) or act_num < 0:
+        if not is_integer(act_num) or act_num < 0:
             raise ValueError(
                 "act_num must be an integer ≥ 0 (the depthwise kernel is (2n+1)×(2n+1)). "
                 f"Received: act_num={act_num!r}"
             )
-        self.act_num = act_num
+        self.act_num = act_num = int(act_num)
         self.deploy = bool(deploy)
         self.activation = keras.activations.get(activation)
         self.epsilon = epsilon

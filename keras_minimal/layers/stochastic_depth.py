@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_minimal.validation import check_rate
+
 
 @keras.saving.register_keras_serializable(package="keras_minimal")
 class StochasticDepth(keras.layers.Layer):
@@ -24,13 +26,7 @@ class StochasticDepth(keras.layers.Layer):
 
     def __init__(self, rate=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        try:
-            rate = float(rate)
-        except (TypeError, ValueError):
-            raise TypeError(f"rate must be a number in [0, 1). Received: rate={rate!r}") from None
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate must lie in [0, 1). Received: rate={rate}")
-        self.rate = rate
+        self.rate = check_rate("rate", rate)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed) if rate > 0 else None
 

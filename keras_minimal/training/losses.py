@@ -7,6 +7,8 @@ augment.Augmentation), so `make_loss` builds losses that do not smooth again.
 import keras
 from keras import ops
 
+from keras_minimal.validation import check_rate
+
 LOSSES = ("cross_entropy", "binary_cross_entropy")
 
 
@@ -30,9 +32,7 @@ class BinaryCrossEntropy(keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f"smoothing must lie in [0, 1). Received: smoothing={smoothing}")
-        self.smoothing = smoothing
+        self.smoothing = check_rate("smoothing", smoothing)
         self.target_threshold = target_threshold
         self.from_logits = from_logits
 

@@ -19,6 +19,7 @@ from keras_minimal.applications import backbone
 from keras_minimal.applications.convnext.variants import find_variant
 from keras_minimal.layers import ExactGELU, LayerScale, StochasticDepth
 from keras_minimal.layers.initializers import reference_trunc_normal
+from keras_minimal.validation import check_ints, check_rate
 from keras_minimal.weights.arguments import check_weights_argument
 
 LAYER_NORM_EPSILON = 1e-6
@@ -91,17 +92,11 @@ def min_input_size(num_stages):
     return STEM_STRIDE * 2 ** (num_stages - 1)
 
 
-def _check_architecture(depths, dims, drop_path_rate, head_init_scale):
-    if len(depths) != len(dims) or not depths:
+def _check_architecture(depths, dims, head_init_scale):
+    if len(depths) != len(dims):
         raise ValueError(
             "ConvNeXt needs one depth and one width per stage. "
             f"Received: depths={list(depths)} dims={list(dims)}"
-        )
-    if any(not isinstance(d, int) or d < 1 for d in depths):
-        raise ValueError(f"depths must be integers ≥ 1. Received: depths={list(depths)}")
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ValueError(
-            f"drop_path_rate must lie in [0, 1). Received: drop_path_rate={drop_path_rate}"
         )
     if head_init_scale <= 0:
         raise ValueError(
@@ -153,9 +148,9 @@ def ConvNeXt(
         A `BackboneModel`; `model.pyramid_outputs` maps "P2" … "P5" to the stage
         outputs (strides 4 … 32), see `keras_minimal.applications.feature_pyramid`.
     """
-    depths, dims = tuple(depths), tuple(dims)
-    drop_path_rate = 0.0 if deploy else float(drop_path_rate)
-    _check_architecture(depths, dims, drop_path_rate, head_init_scale)
+    depths, dims = check_ints("depths", depths), check_ints("dims", dims)
+    drop_path_rate = 0.0 if deploy else check_rate("drop_path_rate", drop_path_rate)
+    _check_architecture(depths, dims, head_init_scale)
     variant = find_variant(depths, dims) if layer_scale_init_value else None
     check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
     backbone.check_pooling(pooling)

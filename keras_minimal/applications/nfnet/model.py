@@ -34,6 +34,7 @@ from keras_minimal.layers import (
 from keras_minimal.layers.scaled_activation import gelu_approximate
 from keras_minimal.layers.ws_conv2d import STANDARDIZATIONS
 from keras_minimal.training.agc.model import AdaptiveGradientClipping
+from keras_minimal.validation import check_int, check_ints, check_rate
 from keras_minimal.weights.arguments import check_weights_argument
 
 # γ: the gain that makes act(x) unit-variance for x ~ N(0, 1) (DeepMind nfnets base.py).
@@ -214,23 +215,14 @@ def _block_plan(depths, channels, stem_chs, group_size, bottle_ratio, se_ratio, 
     return plan
 
 
-def _check_positive_ints(name, values):
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-        raise ValueError(f"{name} must be positive integers. Received: {name}={list(values)}")
-
-
 def _check_architecture(
     depths, channels, group_size, stem_chs, bottle_ratio, se_ratio, activation, standardization
 ):
-    _check_positive_ints("depths", depths)
-    _check_positive_ints("channels", channels)
     if len(depths) != len(channels):
         raise ValueError(
             "NFNet needs one width per stage. "
             f"Received: depths={list(depths)} channels={list(channels)}"
         )
-    _check_positive_ints("group_size", [group_size])
-    _check_positive_ints("stem_chs", [stem_chs])
     if stem_chs % 8:
         raise ValueError(
             "stem_chs must be a multiple of 8 (the stem's widths are stem_chs/8, /4, /2, 1×). "
@@ -261,11 +253,6 @@ def _check_architecture(
             f"weight_standardization must be one of {sorted(STANDARDIZATIONS)}. "
             f"Received: weight_standardization={standardization!r}"
         )
-
-
-def _check_rate(name, value):
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must lie in [0, 1). Received: {name}={value}")
 
 
 def NFNet(
@@ -325,7 +312,8 @@ def NFNet(
         An `NFNetModel`. Any input size works (TF "SAME" padding); the published
         variants were evaluated at their test resolution (VARIANTS[name].test_image_size).
     """
-    depths, channels = tuple(depths), tuple(channels)
+    depths, channels = check_ints("depths", depths), check_ints("channels", channels)
+    group_size, stem_chs = check_int("group_size", group_size), check_int("stem_chs", stem_chs)
     _check_architecture(
         depths,
         channels,
@@ -337,7 +325,7 @@ def NFNet(
         weight_standardization,
     )
     num_features = 2 * channels[-1] if num_features is None else num_features
-    _check_positive_ints("num_features", [num_features])
+    num_features = check_int("num_features", num_features)
     options = dict(
         group_size=group_size,
         stem_chs=stem_chs,
@@ -350,8 +338,8 @@ def NFNet(
     variant = find_variant(depths, channels, **options)
     if drop_rate is None:
         drop_rate = VARIANTS[variant].drop_rate if variant else 0.0
-    _check_rate("drop_rate", drop_rate)
-    _check_rate("drop_path_rate", drop_path_rate)
+    check_rate("drop_rate", drop_rate)
+    check_rate("drop_path_rate", drop_path_rate)
     check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
     if weights == "imagenet" and not VARIANTS[variant].checkpoint_file:
         raise ValueError(

@@ -31,6 +31,7 @@ from keras_minimal.applications.pplcnet.variants import (
     find_variant,
     make_divisible,
 )
+from keras_minimal.validation import check_rate
 from keras_minimal.weights.arguments import check_weights_argument
 
 BN_EPSILON = 1e-5
@@ -160,8 +161,7 @@ def PPLCNet(
         `keras_minimal.applications.feature_pyramid`.
     """
     _check_scale(scale, weights, include_top, head_bias)
-    if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"dropout_rate must lie in [0, 1). Received: dropout_rate={dropout_rate}")
+    check_rate("dropout_rate", dropout_rate)
     variant = find_variant(scale) if class_expand == HEAD_WIDTH else None
     check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
     backbone.check_pooling(pooling)

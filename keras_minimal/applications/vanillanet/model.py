@@ -24,6 +24,7 @@ from keras_minimal.applications.vanillanet.variants import find_variant
 from keras_minimal.layers import AdaptiveMaxPooling2D, DeepTrainingActivation, SeriesActivation
 from keras_minimal.layers.deep_training_activation import check_act_learn, deep_training_layers
 from keras_minimal.layers.initializers import reference_trunc_normal
+from keras_minimal.validation import check_int, check_ints, check_rate
 from keras_minimal.weights.arguments import check_weights_argument
 
 BN_EPSILON = 1e-6
@@ -134,15 +135,12 @@ def _check_architecture(dims, strides, ada_pool, drop_rate):
             "VanillaNet needs one more width than strides (dims[0] is the stem, dims[i+1] "
             f"stage i's output). Received: dims={list(dims)} strides={list(strides)}"
         )
-    if any(s < 1 for s in strides):
-        raise ValueError(f"strides must be ≥ 1. Received: strides={list(strides)}")
     if ada_pool is not None and len(ada_pool) != len(strides):
         raise ValueError(
             "ada_pool needs one output size per stage (0 = use MaxPool). "
             f"Received: ada_pool={list(ada_pool)} for {len(strides)} stages"
         )
-    if not 0.0 <= drop_rate < 1.0:
-        raise ValueError(f"drop_rate must lie in [0, 1). Received: drop_rate={drop_rate}")
+    check_rate("drop_rate", drop_rate)
 
 
 def VanillaNet(
@@ -183,8 +181,9 @@ def VanillaNet(
         A `VanillaNetModel`. Its deep-training λ starts at 1.0 (the trained state);
         use `set_act_learn` or `keras_minimal.training.DeepTrainingScheduler`.
     """
-    dims, strides = tuple(dims), tuple(strides)
-    ada_pool = tuple(ada_pool) if ada_pool else None
+    dims, strides = check_ints("dims", dims), check_ints("strides", strides)
+    ada_pool = check_ints("ada_pool", ada_pool, minimum=0) if ada_pool else None
+    act_num = check_int("act_num", act_num, minimum=0)
     _check_architecture(dims, strides, ada_pool, drop_rate)
     variant = find_variant(dims, strides, ada_pool) if act_num == 3 else None
     check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
