@@ -103,6 +103,20 @@ def test_mixed_float16_policy_computes_in_float16_close_to_float32():
     np.testing.assert_allclose(to_numpy(out).astype("float32"), expected, rtol=2e-2, atol=2e-2)
 
 
+def test_mixed_float16_statistics_of_a_large_kernel_do_not_overflow():
+    # Standardisation is scale-invariant. Kernel entries of ~1,000 are float16 numbers, but
+    # their squared deviations (~1e6) are not: the statistics must be taken in float32.
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 4)).astype("float32")
+    half = WSConv2D(8, 3, padding="same", dtype="mixed_float16")
+    half.build(x.shape)
+    kernel, bias, gain = _randomize(half)
+    kernel = kernel * 1000.0
+    half.set_weights([kernel, bias, gain])
+    out = to_numpy(half(x)).astype("float32")
+    expected = conv2d_same(x, scaled_standardized_kernel(kernel, gain, 1e-5, "timm"), bias)
+    np.testing.assert_allclose(out, expected, rtol=2e-2, atol=2e-2)
+
+
 def test_rejects_unknown_forms_and_bad_epsilon():
     with pytest.raises(ValueError, match="standardization must be one of.*Received: standardiza"):
         WSConv2D(4, 3, standardization="bn")
