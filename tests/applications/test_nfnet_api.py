@@ -180,6 +180,11 @@ def test_variant_recognised_only_for_the_published_configuration():
             r"group_size=48 does not divide the grouped convolutions' width of the stage of "
             r"width 256: 256 × bottle_ratio 0.5 = 128 channels.*Received: group_size=48",
         ),
+        (  # divides every stage width, but not the grouped convolutions' (width × 0.5)
+            {"group_size": 256},
+            r"group_size=256 does not divide the grouped convolutions' width of the stage of "
+            r"width 256: 256 × bottle_ratio 0.5 = 128 channels.*Received: group_size=256",
+        ),
         ({"activation": "swish2"}, r"activation must be one of .*Received: activation='swish2'"),
         ({"stem_chs": 20}, r"stem_chs must be a multiple of 8.*Received: stem_chs=20"),
         ({"drop_path_rate": 1.0}, r"drop_path_rate must lie in \[0, 1\)"),
