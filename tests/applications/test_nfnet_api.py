@@ -115,6 +115,22 @@ def test_beta_is_one_over_the_expected_std_reset_after_each_transition():
     assert NONLINEARITY_GAINS["relu"] == 1.7139588594436646
 
 
+def test_skip_gains_start_at_zero_so_every_block_starts_as_its_shortcut():
+    model = _tiny(include_preprocessing=False, input_shape=(32, 32, 3))
+    gains = [v for v in model.trainable_weights if v.name == "skip_gain"]
+    assert len(gains) == sum(TEST_CONFIG["depths"])
+    np.testing.assert_array_equal([keras.ops.convert_to_numpy(g) for g in gains], 0.0)
+    # stages_2_1 is not a transition block: its output is its input at initialisation.
+    get = model.get_layer
+    probe = keras.Model(model.input, [get("stages_2_0_add").output, get("stages_2_1_add").output])
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    block_input, block_output = probe(x)
+    assert np.abs(keras.ops.convert_to_numpy(block_input)).max() > 0
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(block_output), keras.ops.convert_to_numpy(block_input)
+    )
+
+
 def test_stochastic_depth_ramps_over_blocks_and_is_off_by_default():
     model = _symbolic(NFNetF0)
     assert not [layer for layer in model.layers if layer.name.endswith("drop_path")]
