@@ -12,9 +12,11 @@ import keras_minimal
 from keras_minimal.applications import NFNet, NFNetF0, NFNetF4, NFNetF7, families
 from keras_minimal.applications.nfnet.model import NONLINEARITY_GAINS
 from keras_minimal.applications.nfnet.variants import CHANNELS, TEST_CONFIG, VARIANTS
+from keras_minimal.layers import WSConv2D
 from keras_minimal.weights import load_reference
 from tests.helpers import load_fixture, reference_param_counts, trainable_param_count
 from tests.nfnet_param_count import nfnet_param_count
+from tests.numpy_reference import scaled_standardized_kernel
 
 ALPHA = 0.2
 GELU_GAIN = 1.7015043497085571
@@ -129,6 +131,28 @@ def test_skip_gains_start_at_zero_so_every_block_starts_as_its_shortcut():
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(block_output), keras.ops.convert_to_numpy(block_input)
     )
+
+
+def test_deepmind_weight_standardization_reaches_every_convolution():
+    model = _tiny(weight_standardization="deepmind", input_shape=(32, 32, 3))
+    convs = [layer for layer in model.layers if isinstance(layer, WSConv2D)]
+    # The stem's 4, 4 per block, the 3 transition shortcuts and the final convolution.
+    assert len(convs) == 4 + 4 * sum(TEST_CONFIG["depths"]) + 3 + 1
+    rng = np.random.default_rng(0)
+    for layer in convs:
+        # Kernels of variance 1e-8, where the two forms differ by a factor of 1.6 to 3.1.
+        kernel = rng.normal(0.0, 1e-4, layer.kernel.shape).astype("float32")
+        gain = rng.uniform(0.5, 2.0, layer.gain.shape).astype("float32")
+        layer.kernel.assign(kernel)
+        layer.gain.assign(gain)
+        expected = scaled_standardized_kernel(kernel, gain, 1e-4, "deepmind")
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(layer.standardized_kernel()),
+            expected,
+            rtol=1e-4,
+            atol=1e-6,
+            err_msg=layer.name,
+        )
 
 
 def test_stochastic_depth_ramps_over_blocks_and_is_off_by_default():
