@@ -62,6 +62,28 @@ def test_mixed_float16_clips_the_unscaled_gradients():
     _assert_every_unit_moved_by_its_bound(before, _weights(model), 1e-4)
 
 
+def test_mixed_float16_unscales_by_the_current_dynamic_loss_scale():
+    """Once the loss scale has moved (each overflow halves it), the gradients are unscaled
+    by the scale in force, not by the initial one."""
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        model = every_parameter_kind()
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    trainer = AGCModel(model, clipping=1e-4)
+    trainer.compile(keras.optimizers.SGD(1.0), "mse")
+    optimizer = trainer.optimizer
+    optimizer.build(trainer.trainable_variables)
+    optimizer.dynamic_scale.assign(2.0**8)  # the initial 2**15 after seven overflows
+    x, y = regression_data(16)
+    before = _weights(model)
+    trainer.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
+    assert float(to_numpy(optimizer.dynamic_scale)) == 2.0**8
+    assert int(to_numpy(optimizer.iterations)) == 1
+    # Unscaling by 2**15 would have clipped gradients 2**7 times too small.
+    _assert_every_unit_moved_by_its_bound(before, _weights(model), 1e-4)
+
+
 def test_too_large_learning_rate_diverges_without_agc_and_stays_finite_with_it():
     def train(clipping):
         keras.utils.set_random_seed(0)
