@@ -55,3 +55,25 @@ def test_keras_file_round_trip_keeps_class_outputs_and_agc(tmp_path):
     assert loaded.architecture == model.architecture
     assert loaded.adaptive_gradient_clipping == model.adaptive_gradient_clipping
     np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-7)
+
+
+def _ceil_mode_average_pool(x):
+    """timm's transition pool: AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False)."""
+    n, h, w, c = x.shape
+    out = np.zeros((n, -(-h // 2), -(-w // 2), c), x.dtype)
+    for i in range(out.shape[1]):
+        for j in range(out.shape[2]):
+            out[:, i, j] = x[:, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean(axis=(1, 2))
+    return out
+
+
+def test_transition_shortcut_pools_odd_maps_like_timm():
+    # 50 px: the stem's two stride-2 convolutions leave 13×13 for stage 1's strided transition.
+    model = NFNet(**TEST_CONFIG, classes=5, input_shape=(50, 50, 3))
+    pooled = model.get_layer("stages_1_0_downsample_pool")
+    activated = model.get_layer("stages_1_0_act1")
+    probe = keras.Model(model.input, [activated.output, pooled.output])
+    images = np.random.default_rng(0).uniform(0, 255, (2, 50, 50, 3)).astype("float32")
+    before, after = (keras.ops.convert_to_numpy(t) for t in probe(images))
+    assert before.shape[1:3] == (13, 13)
+    np.testing.assert_allclose(after, _ceil_mode_average_pool(before), rtol=1e-5, atol=1e-6)
