@@ -61,3 +61,53 @@ def test_ada_pool_model_against_torch_functional_reference(act_learn):
     assert_matches_reference(model(x, training=False), reference)
     if act_learn == 1.0:
         assert_matches_reference(to_deploy(model)(x, training=False), reference)
+
+
+# The fixtures' logits hardly depend on their input (the official random init fades the
+# signal within a few layers), so they cannot see the stem or the pooling: these tests use
+# the torch functional reference with weights that carry the input through.
+MAXPOOL_CONFIG = {"dims": (8, 16, 16, 32), "strides": (2, 1, 2)}
+
+
+def _functional_model(**kwargs):
+    return VanillaNet(
+        MAXPOOL_CONFIG["dims"],
+        MAXPOOL_CONFIG["strides"],
+        classes=5,
+        input_shape=(32, 32, 3),
+        include_preprocessing=False,
+        classifier_activation=None,
+        **kwargs,
+    )
+
+
+def _functional_input():
+    return np.random.default_rng(3).normal(size=(2, 32, 32, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("act_learn", [0.0, 1.0])
+def test_max_pool_model_against_torch_functional_reference(act_learn):
+    pytest.importorskip("torch")
+    state = random_training_state_dict(MAXPOOL_CONFIG["dims"], MAXPOOL_CONFIG["strides"], 5)
+    x = _functional_input()
+    model = load_reference(_functional_model(), state)
+    model.set_act_learn(act_learn)
+    reference = vanillanet_forward(state, x, MAXPOOL_CONFIG["strides"], act_learn=act_learn)
+    assert_matches_reference(model(x, training=False), reference)
+    if act_learn == 1.0:
+        assert_matches_reference(to_deploy(model)(x, training=False), reference)
+
+
+def test_batch_norm_epsilon_is_1e_6_in_every_layer_and_in_the_fused_model():
+    """Running variances of the order of ε make ε visible; γ ∝ √var keeps the scale at 1."""
+    pytest.importorskip("torch")
+    state = random_training_state_dict(MAXPOOL_CONFIG["dims"], MAXPOOL_CONFIG["strides"], 5)
+    for name in [n for n in state if n.endswith(".running_var")]:
+        prefix = name.removesuffix(".running_var")
+        state[name] = state[name] * np.float32(1e-6)
+        state[f"{prefix}.weight"] = state[f"{prefix}.weight"] * np.sqrt(state[name])
+    x = _functional_input()
+    model = load_reference(_functional_model(), state)
+    reference = vanillanet_forward(state, x, MAXPOOL_CONFIG["strides"])  # BN eps = 1e-6
+    assert_matches_reference(model(x, training=False), reference)
+    assert_matches_reference(to_deploy(model)(x, training=False), reference)
