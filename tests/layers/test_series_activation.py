@@ -69,3 +69,36 @@ def test_config_round_trip():
 def test_rejects_bad_act_num(act_num):
     with pytest.raises(ValueError, match="act_num must be an integer ≥ 0"):
         SeriesActivation(act_num)
+
+
+def test_batch_norm_epsilon_defaults_to_1e_6():
+    """Running variances of the order of ε make ε visible (the reference uses 1e-6)."""
+    x = _input()
+    layer = SeriesActivation(1)
+    layer.build(x.shape)
+    variance = np.random.default_rng(2).uniform(0.5, 2.0, 4).astype("float32") * 1e-6
+    layer.batch_norm.moving_variance.assign(variance)
+    kernel = to_numpy(layer.depthwise.kernel)
+    expected = batch_norm(
+        depthwise_conv2d(relu(x), kernel, padding=1), 1.0, 0.0, 0.0, variance, 1e-6
+    )
+    np.testing.assert_allclose(to_numpy(layer(x, training=False)), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("deploy", [False, True])
+def test_banded_form_has_the_same_weights_and_function(deploy):
+    x = _input(shape=(2, 9, 9, 4))
+    plain = SeriesActivation(3, deploy=deploy)
+    plain.build(x.shape)
+    randomize_batch_norms(plain)
+    banded = SeriesActivation(3, deploy=deploy, banded=True)
+    banded.build(x.shape)
+    assert [tuple(w.shape) for w in banded.weights] == [tuple(w.shape) for w in plain.weights]
+    assert len(banded.trainable_weights) == len(plain.trainable_weights)
+    banded.set_weights(plain.get_weights())
+    np.testing.assert_allclose(
+        to_numpy(banded(x, training=False)),
+        to_numpy(plain(x, training=False)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
