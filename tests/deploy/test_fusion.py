@@ -1,5 +1,6 @@
 """The fusion maths against direct numpy computation of the unfused layers."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -105,3 +106,20 @@ def test_standardize_weight_rejects_unknown_forms(rng):
 
     with pytest.raises(ValueError, match="form must be 'timm' or 'deepmind'"):
         standardize_weight(np.ones((1, 1, 2, 2)), np.ones(2), 1e-5, "batch_norm")
+
+
+def test_batch_norm_stats_from_a_keras_layer_keep_its_epsilon(rng):
+    layer = keras.layers.BatchNormalization(epsilon=1e-3)
+    layer.build((None, 3))
+    values = [
+        rng.uniform(0.5, 1.5, 3),
+        rng.normal(size=3),
+        rng.normal(size=3),
+        1e-3 * rng.uniform(0.5, 2.0, 3),
+    ]
+    layer.set_weights([v.astype("float32") for v in values])
+    stats = BatchNormStats.from_layer(layer)
+    assert stats.epsilon == pytest.approx(1e-3)
+    x = rng.normal(size=(4, 3))
+    kernel, bias = fold_batch_norm(np.eye(3), None, stats)
+    np.testing.assert_allclose(x @ kernel + bias, batch_norm(x, *values, 1e-3), rtol=1e-5)
