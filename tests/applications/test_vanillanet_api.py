@@ -8,8 +8,10 @@ import pytest
 
 from keras_minimal.applications import VanillaNet, VanillaNet5, VanillaNet13_x1_5_ada_pool
 from keras_minimal.applications.backbone import IMAGENET_MEAN, IMAGENET_STD
-from keras_minimal.applications.vanillanet.variants import TEST_CONFIG
+from keras_minimal.applications.vanillanet.variants import TEST_CONFIG, VARIANTS
 from keras_minimal.deploy import to_deploy
+from keras_minimal.layers import AdaptiveMaxPooling2D
+from tests.helpers import reference_param_counts
 
 TINY = {"dims": TEST_CONFIG["dims"], "strides": TEST_CONFIG["strides"]}
 
@@ -94,6 +96,63 @@ def test_channels_first_global_format_is_named():
             tiny()
     finally:
         keras.config.set_image_data_format("channels_last")
+
+
+# models/vanillanet.py of the official code: dims in units of 128 channels (× 4, or × 6 for
+# the 1.5× models) and strides; the issue gives the ada_pool sizes.
+OFFICIAL_VARIANTS = {
+    "vanillanet_5": (4, [128, 256, 512, 1024], [2, 2, 2]),
+    "vanillanet_6": (4, [128, 256, 512, 1024, 1024], [2, 2, 2, 1]),
+    "vanillanet_7": (4, [128, 128, 256, 512, 1024, 1024], [1, 2, 2, 2, 1]),
+    "vanillanet_8": (4, [128, 128, 256, 512, 512, 1024, 1024], [1, 2, 2, 1, 2, 1]),
+    "vanillanet_9": (4, [128, 128, 256] + [512] * 3 + [1024] * 2, [1, 2, 2, 1, 1, 2, 1]),
+    "vanillanet_10": (4, [128, 128, 256] + [512] * 4 + [1024] * 2, [1, 2, 2, 1, 1, 1, 2, 1]),
+    "vanillanet_11": (4, [128, 128, 256] + [512] * 5 + [1024] * 2, [1, 2, 2] + [1] * 4 + [2, 1]),
+    "vanillanet_12": (4, [128, 128, 256] + [512] * 6 + [1024] * 2, [1, 2, 2] + [1] * 5 + [2, 1]),
+    "vanillanet_13": (4, [128, 128, 256] + [512] * 7 + [1024] * 2, [1, 2, 2] + [1] * 6 + [2, 1]),
+    "vanillanet_13_x1_5": (
+        6,
+        [128, 128, 256] + [512] * 7 + [1024] * 2,
+        [1, 2, 2] + [1] * 6 + [2, 1],
+    ),
+    "vanillanet_13_x1_5_ada_pool": (
+        6,
+        [128, 128, 256] + [512] * 7 + [1024] * 2,
+        [1, 2, 2] + [1] * 6 + [2, 1],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_VARIANTS))
+def test_variant_table_is_the_official_one(name):
+    multiplier, units, strides = OFFICIAL_VARIANTS[name]
+    variant = VARIANTS[name]
+    assert list(variant.dims) == [multiplier * u for u in units]
+    assert list(variant.strides) == strides
+    expected_ada_pool = (0, 38, 19, 0, 0, 0, 0, 0, 0, 10, 0) if name.endswith("ada_pool") else None
+    assert variant.ada_pool == expected_ada_pool
+    counts = reference_param_counts()["vanillanet"][name]
+    assert (variant.train_params, variant.deploy_params) == (
+        counts["train_graph_params"],
+        counts["deploy_params"],
+    )
+
+
+def test_ada_pool_variant_pools_75_to_38_to_19_to_10():
+    with keras.StatelessScope(initialize_variables=False):
+        model = VanillaNet13_x1_5_ada_pool(include_top=False)
+    pools = {
+        layer.name: tuple(layer.output.shape[1:3])
+        for layer in model.layers
+        if layer.name.endswith("_pool")
+    }
+    assert pools == {
+        "stages_1_pool": (38, 38),
+        "stages_2_pool": (19, 19),
+        "stages_9_pool": (10, 10),
+    }
+    assert all(isinstance(model.get_layer(n), AdaptiveMaxPooling2D) for n in pools)
+    assert model.output.shape == (None, 10, 10, 6 * 1024)
 
 
 def test_ada_pool_variant_defaults_to_224():
