@@ -25,7 +25,7 @@ def test_act_learn_is_a_non_trainable_variable():
     assert layer.act_learn_value == 0.25
 
 
-@pytest.mark.parametrize("bad", [-0.1, 1.5])
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf")])
 def test_rejects_act_learn_outside_unit_interval(bad):
     layer = DeepTrainingActivation()
     layer.build((None, 4))
