@@ -162,6 +162,21 @@ def test_ada_pool_variant_defaults_to_224():
     assert model.get_layer("stem1_conv").output.shape[1:3] == (75, 75)
 
 
+def test_drop_rate_is_dropout_between_pooling_and_classifier():
+    model = tiny(drop_rate=0.5)
+    probe = keras.Model(
+        model.input, [model.get_layer("head_pool").output, model.get_layer("head_drop").output]
+    )
+    assert model.get_layer("cls1_fc").input is model.get_layer("head_drop").output
+    x = np.random.default_rng(0).uniform(0, 255, (4, 64, 64, 3)).astype("float32")
+    pooled, dropped = (keras.ops.convert_to_numpy(t) for t in probe(x, training=True))
+    kept = dropped != 0
+    assert 0.3 < kept.mean() < 0.7
+    np.testing.assert_allclose(dropped[kept], pooled[kept] / 0.5, rtol=1e-6)
+    pooled, dropped = (keras.ops.convert_to_numpy(t) for t in probe(x, training=False))
+    np.testing.assert_array_equal(dropped, pooled)
+
+
 def test_act_learn_api():
     model = tiny()
     assert model.act_learn == 1.0
