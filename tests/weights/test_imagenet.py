@@ -172,3 +172,9 @@ def test_deploy_model_takes_a_training_checkpoint_path(tiny_published_variant, t
     np.testing.assert_allclose(
         _features(fused), _features(_build(tiny_published_variant)), rtol=1e-4, atol=1e-5
     )
+
+
+def test_classes_does_not_matter_without_the_top(tiny_published_variant):
+    # As in keras.applications: only include_top=True needs classes=1000 with "imagenet".
+    config = tiny_published_variant
+    np.testing.assert_array_equal(_features(_build(config, classes=10)), _features(_build(config)))
