@@ -1,5 +1,6 @@
 """Parity with the official VanillaNet code (fixtures made with huawei-noah/VanillaNet)."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -111,3 +112,35 @@ def test_batch_norm_epsilon_is_1e_6_in_every_layer_and_in_the_fused_model():
     reference = vanillanet_forward(state, x, MAXPOOL_CONFIG["strides"])  # BN eps = 1e-6
     assert_matches_reference(model(x, training=False), reference)
     assert_matches_reference(to_deploy(model)(x, training=False), reference)
+
+
+def test_training_step_moves_running_means_as_pytorch_momentum_0_1():
+    """Running means only: PyTorch updates running_var with the unbiased batch variance."""
+    torch = pytest.importorskip("torch")
+    from keras_minimal.applications.vanillanet.checkpoint import reference_layout
+    from tests.torch_reference import vanillanet_torch
+
+    state = random_training_state_dict(MAXPOOL_CONFIG["dims"], MAXPOOL_CONFIG["strides"], 5)
+    x = _functional_input()
+    model = load_reference(_functional_model(), state)
+    model.set_act_learn(0.5)
+    model(x, training=True)
+    sd = {k: torch.tensor(np.array(v)) for k, v in state.items()}
+    vanillanet_torch(
+        sd,
+        torch.tensor(x).permute(0, 3, 1, 2),
+        MAXPOOL_CONFIG["strides"],
+        act_learn=0.5,
+        training=True,
+    )
+    targets = reference_layout(model).targets
+    names = [n for n in targets if n.endswith(".running_mean")]
+    assert len(names) == 3 * len(MAXPOOL_CONFIG["strides"]) + 4
+    for name in names:
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(targets[name].variable),
+            sd[name].numpy(),
+            rtol=1e-4,
+            atol=1e-5,
+            err_msg=name,
+        )
