@@ -103,6 +103,13 @@ def test_refuses_lambda_below_one():
         to_deploy(model)
 
 
+def test_refuses_a_model_whose_layers_disagree_on_lambda():
+    model = _trained_tiny()
+    model.get_layer("stages_1_deep_act").set_act_learn(0.5)
+    with pytest.raises(ValueError, match=r"disagree on λ \(\[0.5, 1.0\]\).*set_act_learn"):
+        to_deploy(model)
+
+
 def test_deploy_model_gives_an_equal_copy():
     model = _trained_tiny(deploy=True)
     copy = to_deploy(model)
