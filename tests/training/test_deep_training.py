@@ -76,6 +76,22 @@ def test_lambda_takes_effect_inside_compiled_fit():
     assert model.act_learn == 1.0
 
 
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        (None, [0.25, 0.75, 1.0]),
+        ("cosine", [0.5 - 0.5 * math.sqrt(0.5), 0.5 + 0.5 * math.sqrt(0.5), 1.0]),
+    ],
+)
+def test_each_epoch_sets_the_official_lambda_linear_by_default(mode, expected):
+    model = _tiny()
+    scheduler = DeepTrainingScheduler(4) if mode is None else DeepTrainingScheduler(4, mode=mode)
+    scheduler.set_model(model)
+    for epoch, act_learn in zip([1, 3, 6], expected, strict=True):
+        scheduler.on_epoch_begin(epoch)
+        assert model.act_learn == pytest.approx(act_learn)
+
+
 def test_reaches_nested_vanillanets():
     backbone = _tiny(include_top=False, pooling="avg")
     model = keras.Sequential([backbone, keras.layers.Dense(4, activation="softmax")])
