@@ -15,6 +15,7 @@ from keras_minimal.applications import (
 )
 from keras_minimal.applications.pplcnet.variants import NET_CONFIG, make_divisible
 from keras_minimal.weights import WeightsDownloadError
+from tests.helpers import randomize_batch_norms
 from tests.numpy_reference import conv2d
 
 
@@ -139,3 +140,24 @@ def test_headless_imagenet_model_needs_no_head_bias(monkeypatch, tmp_path):
 def test_input_smaller_than_the_total_stride():
     with pytest.raises(ValueError, match="too small for pplcnet_x1_0.*at least 32 pixels"):
         PPLCNet_x1_0(input_shape=(16, 224, 3))
+
+
+def test_training_step_moves_every_running_mean_as_pytorch_momentum_0_1():
+    """running_mean ← 0.9 · running_mean + 0.1 · batch mean, in every BatchNorm."""
+    model = randomize_batch_norms(PPLCNet(0.25, input_shape=(32, 32, 3), include_top=False))
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 1 + 2 * sum(len(blocks) for blocks in NET_CONFIG.values())
+    before = [keras.ops.convert_to_numpy(bn.moving_mean).copy() for bn in norms]
+    # One training-mode pass through the whole network that also returns what each
+    # BatchNorm normalised.
+    inputs_of = keras.Model(model.input, [model.output, *(bn.input for bn in norms)])
+    _, *batch_inputs = inputs_of(_images(4, 32), training=True)
+    for bn, old, x in zip(norms, before, batch_inputs, strict=True):
+        batch_mean = keras.ops.convert_to_numpy(x).mean(axis=(0, 1, 2))
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(bn.moving_mean),
+            0.9 * old + 0.1 * batch_mean,
+            rtol=1e-4,
+            atol=1e-4,
+            err_msg=bn.name,
+        )
