@@ -161,3 +161,19 @@ def test_training_step_moves_every_running_mean_as_pytorch_momentum_0_1():
             atol=1e-4,
             err_msg=bn.name,
         )
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5])
+def test_dropout_rate_drops_that_fraction_of_the_head_features_in_training(rate):
+    model = PPLCNet(0.25, dropout_rate=rate, input_shape=(32, 32, 3))
+    head = keras.Model(
+        model.input, [model.get_layer("last_act").output, model.get_layer("head_drop").output]
+    )
+    features, dropped = (keras.ops.convert_to_numpy(t) for t in head(_images(4, 32), training=True))
+    live = features != 0
+    ratio = dropped[live] / features[live]
+    # Inverted dropout: each feature is zeroed with probability `rate`, else scaled by 1/(1 − rate).
+    np.testing.assert_allclose(ratio[ratio != 0], 1.0 / (1.0 - rate), rtol=1e-5)
+    # ≥ 4000 Bernoulli draws: the dropped fraction is within ±0.05 of `rate` (> 6σ).
+    assert live.sum() > 4000
+    assert abs(np.mean(ratio == 0) - rate) < 0.05
