@@ -6,7 +6,9 @@ from keras_minimal.applications import ConvNeXt, PPLCNet
 from keras_minimal.applications.convnext.variants import TEST_CONFIG
 from keras_minimal.deploy import to_deploy
 from keras_minimal.layers import StochasticDepth
-from tests.helpers import assert_matches_reference, randomize_batch_norms
+from keras_minimal.weights import load_reference
+from tests.applications.test_convnext_pplcnet_parity import convnext_for
+from tests.helpers import assert_matches_reference, load_fixture, randomize_batch_norms
 
 pytestmark = pytest.mark.multibackend
 
@@ -72,3 +74,13 @@ def test_convnext_deploy_is_the_same_network_for_export():
     # The single 7×7 kernels stay (the TFLite export alone splits them into row bands).
     assert type(deployed.get_layer("stages_0_block0_dwconv")) is keras.layers.DepthwiseConv2D
     assert deployed.count_params() == model.count_params()
+
+
+@pytest.mark.parametrize("name", ["convnext_tiny_timm", "convnext_tiny_fb"])
+def test_convnext_deploy_of_a_loaded_checkpoint_reproduces_the_reference(name):
+    """Every loaded weight reaches the deploy graph, γ included (it is 1e-6 in a fresh model)."""
+    fixture = load_fixture(name)
+    model = load_reference(convnext_for(fixture, drop_path_rate=0.3), fixture.state_dict)
+    deployed = to_deploy(model)
+    assert not any(isinstance(layer, StochasticDepth) for layer in deployed.layers)
+    assert_matches_reference(deployed(fixture.inputs, training=False), fixture.outputs["logits"])
