@@ -83,3 +83,38 @@ def test_bad_arguments_name_the_choices(tmp_path):
     assert result.returncode != 0 and "--formats is empty" in result.stderr
     result = _run("--model=vanillanet_99", f"--output={tmp_path}")
     assert result.returncode == 2 and "Unknown model name 'vanillanet_99'" in result.stderr
+
+
+def test_int8_calibrates_a_model_without_preprocessing_on_normalised_images(tmp_path):
+    """ImageFolder images are ImageNet-normalised for a model that takes normalised input."""
+    import tensorflow as tf
+
+    from keras_minimal.applications import PPLCNet
+    from keras_minimal.applications.backbone import IMAGENET_MEAN, IMAGENET_STD
+    from keras_minimal.deploy.calibration import calibration_images
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "images" / "any").mkdir(parents=True)
+    for i in range(6):
+        pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+        (tmp_path / "images" / "any" / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    model = PPLCNet(0.25, input_shape=(32, 32, 3), classes=10, include_preprocessing=False)
+    model.save(tmp_path / "raw_input.keras")
+    result = _run(
+        f"--keras_file={tmp_path / 'raw_input.keras'}",
+        "--formats=tflite",
+        "--quantization=int8",
+        "--int8_io",
+        f"--representative_data={tmp_path / 'images'}",
+        f"--output={tmp_path / 'out'}",
+        "--name=m",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tmp_path / "out" / "m_int8.tflite"))
+    scale, _ = interpreter.get_input_details()[0]["quantization"]
+    rgb = calibration_images(str(tmp_path / "images"), 32)
+    normalised = (rgb / 255.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    # Asymmetric int8 input: 255 steps over the calibration range (which includes 0).
+    assert scale == pytest.approx((normalised.max() - normalised.min()) / 255, rel=0.02)
