@@ -43,7 +43,10 @@ def test_fit_clips_every_unit_except_the_classifier(jit_compile):
     _assert_every_unit_moved_by_its_bound(before, _weights(model), 1e-4)
 
 
-def test_mixed_float16_clips_the_unscaled_gradients():
+@pytest.mark.parametrize("loss_scale", [2.0**15, 2.0**8])
+def test_mixed_float16_clips_the_gradients_unscaled_by_the_current_loss_scale(loss_scale):
+    """2**15 is Keras' initial dynamic scale; 2**8 is where seven overflows leave it, and
+    the gradients must then be unscaled by the scale in force, not the initial one."""
     keras.mixed_precision.set_dtype_policy("mixed_float16")
     try:
         model = every_parameter_kind()
@@ -51,36 +54,17 @@ def test_mixed_float16_clips_the_unscaled_gradients():
         keras.mixed_precision.set_dtype_policy("float32")
     trainer = AGCModel(model, clipping=1e-4)
     trainer.compile(keras.optimizers.SGD(1.0), "mse")
-    x, y = regression_data(16)
-    before = _weights(model)
-    trainer.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
     optimizer = trainer.optimizer
     assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-    assert float(to_numpy(optimizer.dynamic_scale)) == 2.0**15
-    assert int(to_numpy(optimizer.iterations)) == 1  # the step was taken, not skipped
-    # Clipping the scaled gradients would have moved each unit 2**15 times less.
-    _assert_every_unit_moved_by_its_bound(before, _weights(model), 1e-4)
-
-
-def test_mixed_float16_unscales_by_the_current_dynamic_loss_scale():
-    """Once the loss scale has moved (each overflow halves it), the gradients are unscaled
-    by the scale in force, not by the initial one."""
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        model = every_parameter_kind()
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-    trainer = AGCModel(model, clipping=1e-4)
-    trainer.compile(keras.optimizers.SGD(1.0), "mse")
-    optimizer = trainer.optimizer
     optimizer.build(trainer.trainable_variables)
-    optimizer.dynamic_scale.assign(2.0**8)  # the initial 2**15 after seven overflows
+    optimizer.dynamic_scale.assign(loss_scale)
     x, y = regression_data(16)
     before = _weights(model)
     trainer.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
-    assert float(to_numpy(optimizer.dynamic_scale)) == 2.0**8
-    assert int(to_numpy(optimizer.iterations)) == 1
-    # Unscaling by 2**15 would have clipped gradients 2**7 times too small.
+    assert float(to_numpy(optimizer.dynamic_scale)) == loss_scale
+    assert int(to_numpy(optimizer.iterations)) == 1  # the step was taken, not skipped
+    # Clipping the scaled gradients (or unscaling by another scale) would have moved each
+    # unit loss_scale (or the ratio of the scales) times too little or too much.
     _assert_every_unit_moved_by_its_bound(before, _weights(model), 1e-4)
 
 
