@@ -54,6 +54,12 @@ ARCHITECTURES = {
     "nfnet": (NFNet, {"depths": [1, 1], "channels": [256, 256], "group_size": 64}),
     "convnext": (ConvNeXt, {"depths": [1, 1], "dims": [8, 16]}),
 }
+NUMPY_RATES = {
+    "vanillanet": (lambda **kw: VanillaNet([8, 16], [2], **kw), ["drop_rate"]),
+    "nfnet": (lambda **kw: NFNet([1], [256], **kw), ["drop_rate", "drop_path_rate"]),
+    "convnext": (lambda **kw: ConvNeXt([1], [8], **kw), ["drop_path_rate"]),
+    "pplcnet": (lambda **kw: PPLCNet(0.25, **kw), ["dropout_rate"]),
+}
 
 
 @pytest.mark.parametrize("family", sorted(ARCHITECTURES))
@@ -86,3 +92,12 @@ def test_a_non_integer_architecture_entry_is_named(family, argument, bad):
     build, arguments = ARCHITECTURES[family]
     with pytest.raises(ValueError, match=rf"^{argument} must be (an )?integers? ≥ 1\. Received"):
         build(**{**arguments, argument: bad}, input_shape=(32, 32, 3))
+
+
+@pytest.mark.parametrize("family", sorted(NUMPY_RATES))
+def test_numpy_rates_are_recorded_as_floats(family):
+    build, rates = NUMPY_RATES[family]
+    model = build(**{rate: np.float32(0.25) for rate in rates}, input_shape=(32, 32, 3))
+    for rate in rates:
+        assert type(model.builder_config[rate]) is float and model.builder_config[rate] == 0.25
+    json.dumps(model.get_config())  # numpy floats would not serialise

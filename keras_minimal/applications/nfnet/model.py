@@ -338,8 +338,8 @@ def NFNet(
     variant = find_variant(depths, channels, **options)
     if drop_rate is None:
         drop_rate = VARIANTS[variant].drop_rate if variant else 0.0
-    check_rate("drop_rate", drop_rate)
-    check_rate("drop_path_rate", drop_path_rate)
+    drop_rate = check_rate("drop_rate", drop_rate)
+    drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
     check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
     if weights == "imagenet" and not VARIANTS[variant].checkpoint_file:
         raise ValueError(

@@ -161,7 +161,7 @@ def PPLCNet(
         `keras_minimal.applications.feature_pyramid`.
     """
     _check_scale(scale, weights, include_top, head_bias)
-    check_rate("dropout_rate", dropout_rate)
+    dropout_rate = check_rate("dropout_rate", dropout_rate)
     variant = find_variant(scale) if class_expand == HEAD_WIDTH else None
     check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
     backbone.check_pooling(pooling)

@@ -129,7 +129,7 @@ def min_input_size(strides, ada_pool):
     return side
 
 
-def _check_architecture(dims, strides, ada_pool, drop_rate):
+def _check_architecture(dims, strides, ada_pool):
     if len(dims) != len(strides) + 1:
         raise ValueError(
             "VanillaNet needs one more width than strides (dims[0] is the stem, dims[i+1] "
@@ -140,7 +140,6 @@ def _check_architecture(dims, strides, ada_pool, drop_rate):
             "ada_pool needs one output size per stage (0 = use MaxPool). "
             f"Received: ada_pool={list(ada_pool)} for {len(strides)} stages"
         )
-    check_rate("drop_rate", drop_rate)
 
 
 def VanillaNet(
@@ -184,7 +183,8 @@ def VanillaNet(
     dims, strides = check_ints("dims", dims), check_ints("strides", strides)
     ada_pool = check_ints("ada_pool", ada_pool, minimum=0) if ada_pool else None
     act_num = check_int("act_num", act_num, minimum=0)
-    _check_architecture(dims, strides, ada_pool, drop_rate)
+    drop_rate = check_rate("drop_rate", drop_rate)
+    _check_architecture(dims, strides, ada_pool)
     variant = find_variant(dims, strides, ada_pool) if act_num == 3 else None
     check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
     backbone.check_pooling(pooling)
