@@ -25,12 +25,7 @@ def to_deploy(model):
     """
     from keras_minimal.applications import families
 
-    family = getattr(model, "family", None)
-    if family not in _CONVERTERS:
-        raise TypeError(
-            "to_deploy needs a model built by keras_minimal.applications. Received: "
-            f"a {type(model).__name__} of family {family!r}; supported: {sorted(_CONVERTERS)}"
-        )
+    family = families.require_family(model, "to_deploy", _CONVERTERS)
     check, fuse_into = _CONVERTERS[family]
     if model.builder_config.get("deploy"):
         copy = families.rebuild(model)

@@ -72,15 +72,8 @@ def batch_norm_targets(prefix, layer):
 def _layout_for(model):
     from keras_minimal.applications import families
 
-    family = getattr(model, "family", None)
-    layout_builder = families.REFERENCE_LAYOUTS.get(family)
-    if layout_builder is None:
-        raise TypeError(
-            "load_reference needs a model built by keras_minimal.applications (it maps the "
-            f"reference names onto its layers). Received: a {type(model).__name__} "
-            f"of family {family!r}"
-        )
-    return layout_builder(model)
+    family = families.require_family(model, "load_reference", families.REFERENCE_LAYOUTS)
+    return families.REFERENCE_LAYOUTS[family](model)
 
 
 def _listing(names):
