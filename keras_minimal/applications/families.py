@@ -34,24 +34,29 @@ IMAGENET_URLS = {
 }
 
 
-def require_family(model, tool, supported):
-    """`model`'s family when `tool` supports it; otherwise one TypeError saying why."""
+def lost_record_hint(model):
+    """For a model of ours without its architecture record, why and the copy that keeps it."""
     from keras_minimal.applications.backbone import BackboneModel
 
+    if not isinstance(model, BackboneModel) or model.architecture:
+        return ""
+    return (
+        " This model has no architecture record, as after keras.models.clone_model, which "
+        "does not carry it: copy a model with type(model).from_config(model.get_config()) "
+        "and set_weights(model.get_weights()) instead."
+    )
+
+
+def require_family(model, tool, supported):
+    """`model`'s family when `tool` supports it; otherwise one TypeError saying why."""
     family = getattr(model, "family", None)
     if family in supported:
         return family
-    message = (
+    raise TypeError(
         f"{tool} needs a model built by keras_minimal.applications. Received: a "
         f"{type(model).__name__} of family {family!r}; supported: {sorted(supported)}."
+        + lost_record_hint(model)
     )
-    if isinstance(model, BackboneModel) and not model.architecture:
-        message += (
-            " This model has no architecture record, as after keras.models.clone_model, which "
-            "does not carry it: copy a model with type(model).from_config(model.get_config()) "
-            "and set_weights(model.get_weights()) instead."
-        )
-    raise TypeError(message)
 
 
 def rebuild(model, dtype_policy=None, **overrides):

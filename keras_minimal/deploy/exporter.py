@@ -106,7 +106,7 @@ def prepare_model(model, fuse=True, include_preprocessing=None, image_size=None)
         if not ours:
             raise ValueError(
                 "fuse=True needs a model built by keras_minimal.applications; pass fuse=False "
-                f"(--nofuse) to export {model.name!r} as it is."
+                f"(--nofuse) to export {model.name!r} as it is." + families.lost_record_hint(model)
             )
         try:
             model = to_deploy(model)

@@ -6,7 +6,7 @@ import pytest
 
 from keras_minimal.applications import VanillaNet
 from keras_minimal.applications.vanillanet.variants import TEST_CONFIG
-from keras_minimal.deploy import to_deploy
+from keras_minimal.deploy import export, to_deploy
 from keras_minimal.weights import load_reference
 from tests.helpers import randomize_batch_norms
 
@@ -25,6 +25,14 @@ def test_clone_model_copy_is_refused_with_the_way_to_copy(tool):
     clone = keras.models.clone_model(_model())
     with pytest.raises(TypeError, match=r"keras\.models\.clone_model.*from_config"):
         tool(clone)
+
+
+def test_fused_export_of_a_clone_model_copy_says_why(tmp_path):
+    clone = keras.models.clone_model(_model())
+    path = tmp_path / "clone.onnx"
+    with pytest.raises(ValueError, match=r"fuse=False.*keras\.models\.clone_model"):
+        export(clone, str(path), "onnx")
+    assert not path.exists()
 
 
 def test_from_config_copy_keeps_what_to_deploy_needs():
