@@ -1,5 +1,6 @@
 """Per-family hooks, looked up by `model.family` by the weights and deploy tools."""
 
+from keras_minimal.applications.backbone import BackboneModel
 from keras_minimal.applications.convnext import checkpoint as convnext_checkpoint
 from keras_minimal.applications.convnext.model import ConvNeXt
 from keras_minimal.applications.convnext.variants import VARIANTS as CONVNEXT_VARIANTS
@@ -36,8 +37,6 @@ IMAGENET_URLS = {
 
 def lost_record_hint(model):
     """For a model of ours without its architecture record, why and the copy that keeps it."""
-    from keras_minimal.applications.backbone import BackboneModel
-
     if not isinstance(model, BackboneModel) or model.architecture:
         return ""
     return (
