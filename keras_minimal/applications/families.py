@@ -65,9 +65,6 @@ def rebuild(model, dtype_policy=None, **overrides):
     is when this runs (a float32 model rebuilt while a script has set mixed_float16
     stays float32).
     """
-    from keras_minimal.deploy.precision import dtype_policy_scope
-    from keras_minimal.policies import computing_policy
-
     upstream = model.architecture.get("input_tensor_layers")
     if upstream:
         raise ValueError(
@@ -76,6 +73,15 @@ def rebuild(model, dtype_policy=None, **overrides):
             "another dtype policy). Build the backbone with input_shape=... and call it on "
             "your layers' output instead: backbone(your_layers(inputs))."
         )
+    return rebuild_backbone(model, dtype_policy, **overrides)
+
+
+def rebuild_backbone(model, dtype_policy=None, **overrides):
+    """`rebuild` without the layers of an input_tensor (named in
+    `model.architecture["input_tensor_layers"]`): enough to compute weights for `model`."""
+    from keras_minimal.deploy.precision import dtype_policy_scope
+    from keras_minimal.policies import computing_policy
+
     config = dict(model.builder_config, weights=None)
     config.update(overrides)
     with dtype_policy_scope(dtype_policy or computing_policy(model)):

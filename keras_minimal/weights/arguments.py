@@ -36,6 +36,10 @@ def check_weights_argument(weights, include_top, classes, variant):
             f"weights must be {WEIGHTS_CHOICES} (.pth/.pt/.safetensors/.npz). "
             f"Received: weights={weights!r}, which is not an existing file."
         )
+    if not weights.lower().endswith(".weights.h5"):
+        from keras_minimal.weights.readers import reader_for
+
+        reader_for(weights)
 
 
 def apply_weights_argument(model, weights):
@@ -48,15 +52,46 @@ def apply_weights_argument(model, weights):
 
         load_imagenet_weights(model)
     elif weights.lower().endswith(".weights.h5"):
-        try:
-            model.load_weights(weights)
-        except Exception as error:
-            raise ValueError(
-                f"Could not load {weights!r} into {model.name}: {error}. The file must come "
-                "from model.save_weights() of the same architecture."
-            ) from None
+        load_keras_weights(model, weights)
     else:
         load_checkpoint(model, weights)
+
+
+def load_keras_weights(model, path):
+    """model.load_weights, except that a deploy-graph model also takes the training graph's
+    file (tools/train.py's final_ema.weights.h5), which is loaded there and fused."""
+    try:
+        model.load_weights(path)
+        return
+    except Exception as error:
+        failure = ValueError(
+            f"Could not load {path!r} into {model.name}: {error}. The file must come "
+            "from model.save_weights() of the same architecture."
+        )
+    if not model.builder_config.get("deploy"):
+        raise failure from None
+    trained = _training_graph_of(model)
+    try:
+        trained.load_weights(path)
+    except Exception:
+        raise failure from None
+    _fuse_into(trained, model)
+
+
+def _training_graph_of(model):
+    from keras_minimal.applications import families
+
+    return families.rebuild_backbone(model, deploy=False)
+
+
+def _fuse_into(trained, model):
+    from keras_minimal.deploy import to_deploy
+    from keras_minimal.deploy.layer_weights import copy_layer_weights
+
+    # By layer name: layers that computed an input_tensor are not in the rebuilt backbone.
+    copy_layer_weights(
+        to_deploy(trained), model, skip=model.architecture.get("input_tensor_layers", ())
+    )
 
 
 def load_checkpoint(model, source):
@@ -73,9 +108,6 @@ def load_checkpoint(model, source):
     if not describes_the_training_graph(model, checkpoint):
         load_reference(model, checkpoint)
         return
-    from keras_minimal.applications import families
-    from keras_minimal.deploy import to_deploy
-
-    trained = families.rebuild(model, deploy=False)
+    trained = _training_graph_of(model)
     load_reference(trained, checkpoint)
-    model.set_weights(to_deploy(trained).get_weights())
+    _fuse_into(trained, model)

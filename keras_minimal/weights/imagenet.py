@@ -2,10 +2,11 @@
 
 import hashlib
 import os
-import tempfile
 import warnings
 
 import keras
+
+from keras_minimal.weights.converted_weights import save_weights_atomically
 
 CACHE_SUBDIR = os.path.join("models", "keras_minimal")
 
@@ -34,13 +35,13 @@ def _make_cache_subdir():
 def converted_weights_path(model):
     """Where the converted weights of this variant and form are cached.
 
-    The name carries a digest of the model's variable names and shapes, so that forms
+    The name carries a digest of the model's variable names, shapes and dtypes, so that forms
     with other variables (a pooled headless ConvNeXt has head_norm, an unpooled one
     does not) never share a file.
     """
     config = model.builder_config
     suffix = ("_deploy" if config["deploy"] else "") + ("" if config["include_top"] else "_notop")
-    layout = ";".join(f"{w.path}:{tuple(w.shape)}" for w in model.weights)
+    layout = ";".join(f"{w.path}:{tuple(w.shape)}:{w.dtype}" for w in model.weights)
     digest = hashlib.sha256(layout.encode()).hexdigest()[:8]
     return os.path.join(cache_dir(), CACHE_SUBDIR, f"{model.variant}{suffix}-{digest}.weights.h5")
 
@@ -60,17 +61,6 @@ def download_checkpoint(url, variant):
         ) from None
 
 
-def _save_atomically(model, path):
-    handle, tmp = tempfile.mkstemp(suffix=".weights.h5", dir=os.path.dirname(path))
-    os.close(handle)
-    try:
-        model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _load_cached(model, cached):
     try:
         model.load_weights(cached)
@@ -86,11 +76,11 @@ def _load_cached(model, cached):
 
 
 def _read_download(path, url):
-    from keras_minimal.weights.readers import read_checkpoint
+    from keras_minimal.weights.readers import CorruptCheckpointError, read_checkpoint
 
     try:
         return read_checkpoint(path)
-    except (ValueError, TypeError) as error:
+    except CorruptCheckpointError as error:
         # keras.utils.get_file reuses any file of that name, so a bad one must go.
         os.remove(path)
         raise ValueError(
@@ -109,5 +99,13 @@ def load_imagenet_weights(model):
     url = families.IMAGENET_URLS[model.family](model.variant)
     checkpoint = _read_download(download_checkpoint(url, model.variant), url)
     load_checkpoint(model, checkpoint)
-    _save_atomically(model, cached)
+    try:
+        save_weights_atomically(model, cached)
+    except OSError as error:
+        warnings.warn(
+            f"The converted ImageNet weights could not be cached at {cached!r} ({error}); "
+            "they are loaded, but will be converted again next time. Set KERAS_HOME to a "
+            "writable directory to keep them.",
+            stacklevel=3,
+        )
     return model

@@ -4,24 +4,34 @@ import argparse
 import os
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 
 import numpy as np
 
-TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+# timm's train.py writes model_best.pth.tar and checkpoint-N.pth.tar.
+TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 # Wrappers of training scripts, in order of preference: the EMA weights are what
 # the official VanillaNet evaluation and timm's load_checkpoint use by default.
 WRAPPER_KEYS = ("model_ema", "state_dict_ema", "model", "state_dict", "module")
+# Name prefixes of wrapped modules: DistributedDataParallel and torch.compile, in any order.
+MODULE_PREFIXES = ("module.", "_orig_mod.")
+
+
+class CorruptCheckpointError(ValueError):
+    """The file is truncated, damaged or not a checkpoint at all (a download to redo)."""
 
 
 def read_checkpoint(source, key=None):
     """A reference checkpoint as {name: np.ndarray}, wrappers and 'module.' prefixes removed.
 
     Args:
-        source: a path (.pth/.pt/.bin/.ckpt via torch.load(weights_only=True),
+        source: a path (.pth/.pt/.bin/.ckpt/.pth.tar via torch.load(weights_only=True),
             .safetensors, .npz) or a mapping of names to arrays or tensors.
         key: the wrapper to take ("model", "model_ema", ...); by default the
             first of WRAPPER_KEYS that is present, or the mapping itself.
+
+    Nested mappings (Haiku's {module: {param: array}}) are flattened to "module/param".
     """
     if isinstance(source, Mapping):
         state = source
@@ -37,7 +47,7 @@ def read_checkpoint(source, key=None):
             "A reference checkpoint holds a state dict (a mapping name → array). "
             f"Received: {type(state).__name__}"
         )
-    state = _unwrap(state, key)
+    state = _flatten(_unwrap(state, key))
     not_names = [name for name in state if not isinstance(name, str)]
     if not_names:
         raise TypeError(
@@ -46,38 +56,59 @@ def read_checkpoint(source, key=None):
         )
     arrays = {}
     for name, value in state.items():
-        if name.startswith("module."):
-            name = name[len("module.") :]
-        arrays[name] = _to_numpy(name, value)
+        arrays[_strip_module_prefixes(name)] = _to_numpy(name, value)
     return arrays
+
+
+def _strip_module_prefixes(name):
+    while name.startswith(MODULE_PREFIXES):
+        name = name.split(".", 1)[1]
+    return name
+
+
+def _flatten(state):
+    """Nested mappings (DeepMind's Haiku params: {module: {param: array}}) as "module/param"."""
+    if not any(isinstance(value, Mapping) for value in state.values()):
+        return state
+    flat = {}
+    for name, value in state.items():
+        if isinstance(value, Mapping):
+            for inner, array in _flatten(value).items():
+                flat[f"{name}/{inner}"] = array
+        else:
+            flat[name] = value
+    return flat
 
 
 def _read_file(path):
     if not os.path.isfile(path):
         raise ValueError(f"Checkpoint file not found. Received: {path!r}")
-    lower = path.lower()
-    if lower.endswith(".weights.h5"):
+    if path.lower().endswith(".weights.h5"):
         raise ValueError(
             f"{path!r} is a Keras weights file, not a reference checkpoint: pass it as "
             "weights=... to the model constructor or use model.load_weights()."
         )
+    return reader_for(path)(path)
+
+
+def reader_for(path):
+    """The reader of a checkpoint path by its suffix, or one error naming the formats."""
+    lower = os.fspath(path).lower()
     if lower.endswith(TORCH_SUFFIXES):
-        reader = _read_torch
-    elif lower.endswith(".safetensors"):
-        reader = _read_safetensors
-    elif lower.endswith(".npz"):
-        reader = _read_npz
-    else:
-        raise ValueError(
-            "Unsupported checkpoint format; use .pth/.pt/.bin/.ckpt (PyTorch), .safetensors "
-            "or .npz (or, as weights= of a constructor, a Keras .weights.h5 file). "
-            f"Received: {path!r}"
-        )
-    return reader(path)
+        return _read_torch
+    if lower.endswith(".safetensors"):
+        return _read_safetensors
+    if lower.endswith(".npz"):
+        return _read_npz
+    raise ValueError(
+        "Unsupported checkpoint format; use .pth/.pt/.bin/.ckpt/.pth.tar (PyTorch), "
+        ".safetensors or .npz (or, as weights= of a constructor, a Keras .weights.h5 file). "
+        f"Received: {path!r}"
+    )
 
 
 def _corrupt(path, error):
-    return ValueError(
+    return CorruptCheckpointError(
         f"Could not read checkpoint {path!r} ({type(error).__name__}: {error}). The file is "
         "truncated, corrupt or not a checkpoint; download it again."
     )
@@ -91,6 +122,11 @@ def _read_torch(path):
             f"Reading {path!r} needs PyTorch: pip install 'keras-minimal[convert]' "
             "(or convert the checkpoint to .safetensors elsewhere)."
         ) from None
+    if _is_torchscript(path):
+        raise ValueError(
+            f"{path!r} is a TorchScript archive (torch.jit.save), not a state dict. "
+            "Re-save its weights: torch.save(torch.jit.load(path).state_dict(), 'weights.pth')."
+        )
     try:
         # Training scripts (the official VanillaNet main.py) store their argparse
         # Namespace next to the weights; it is plain data, so it is allowed here.
@@ -107,8 +143,18 @@ def _read_torch(path):
             "torch.save(torch.load(path, weights_only=False)['model'], 'weights.pth'), or "
             "convert it to .safetensors."
         ) from None
+    except (AttributeError, ImportError, MemoryError):
+        raise  # the environment, not the file
     except Exception as error:
         raise _corrupt(path, error) from None
+
+
+def _is_torchscript(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/constants.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False  # torch.load says what is wrong with it
 
 
 def _read_safetensors(path):
@@ -156,8 +202,14 @@ def _to_numpy(name, value):
             value = value.float()
         return value.numpy()
     try:
-        return np.asarray(value)
+        array = np.asarray(value)
     except Exception as error:
         raise TypeError(
             f"Checkpoint entry {name!r} is not an array ({type(value).__name__}): {error}"
         ) from None
+    if array.dtype == object or array.dtype.kind in "SU":
+        raise TypeError(
+            f"Checkpoint entry {name!r} is not a numeric array. A checkpoint maps parameter "
+            f"names to arrays or tensors. Received: {type(value).__name__} {value!r:.80}"
+        )
+    return array

@@ -102,8 +102,25 @@ def describes_the_training_graph(model, checkpoint):
     return layout.diagnose(names) is not None
 
 
-def plan_assignments(layout, checkpoint):
-    """[(variable, keras-layout array)] for every target, or ValueError listing every problem."""
+def _other_class_count(mismatched, classes):
+    """The checkpoint's class count when every shape mismatch is the classifier's width."""
+    counts = set()
+    for got, want in mismatched.values():
+        if len(got) != len(want):
+            return None
+        differing = [(g, w) for g, w in zip(got, want, strict=True) if g != w]
+        if any(w != classes for _, w in differing):
+            return None
+        counts.update(g for g, _ in differing)
+    return counts.pop() if len(counts) == 1 else None
+
+
+def plan_assignments(layout, checkpoint, classes=None):
+    """[(variable, keras-layout array)] for every target, or ValueError listing every problem.
+
+    `classes` (the model's, with its classifier) lets the error say when the checkpoint
+    only differs in its number of classes.
+    """
     checkpoint, names, layout = _resolve(layout, checkpoint)
     diagnosis = layout.diagnose(names)
     if diagnosis:
@@ -145,9 +162,19 @@ def plan_assignments(layout, checkpoint):
                 + (f"; … ({more} more)" if more else "")
                 + "."
             )
-        hint = layout.hint(problems, checkpoint)
-        if hint:
-            lines.append(hint)
+        other_classes = None
+        if classes and mismatched and not missing and not unexpected:
+            other_classes = _other_class_count(mismatched, classes)
+        if other_classes:
+            lines.append(
+                f"The checkpoint's classifier has {other_classes} classes, this model's "
+                f"{classes}: build it with classes={other_classes}, or with include_top=False "
+                "to leave the classifier out."
+            )
+        else:
+            hint = layout.hint(problems, checkpoint)
+            if hint:
+                lines.append(hint)
         lines.append("Nothing was loaded.")
         raise ValueError(" ".join(lines))
     return assignments
@@ -172,6 +199,8 @@ def load_reference(model, source, key=None):
     """
     layout = _layout_for(model)
     checkpoint = read_checkpoint(source, key=key)
-    for variable, value in plan_assignments(layout, checkpoint):
+    config = model.builder_config
+    classes = config.get("classes") if config.get("include_top") else None
+    for variable, value in plan_assignments(layout, checkpoint, classes):
         variable.assign(value)
     return model

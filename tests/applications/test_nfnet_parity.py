@@ -87,6 +87,17 @@ def test_deepmind_haiku_names_load_to_the_same_logits(fixture, tmp_path, dotted)
     assert_matches_reference(model(fixture.inputs, training=False), fixture.outputs["logits"])
 
 
+def test_deepmind_haiku_params_in_their_nested_form(fixture):
+    # What haiku.transform(...).init returns: {module: {param: array}}.
+    flat = _haiku_checkpoint(fixture.state_dict, fixture.meta["dm_nfnet_cfg_args"]["depths"])
+    nested = {}
+    for name, array in flat.items():
+        module, param = name.rsplit("/", 1)
+        nested.setdefault(module, {})[param] = array
+    model = load_reference(_model(fixture), nested)
+    assert_matches_reference(model(fixture.inputs, training=False), fixture.outputs["logits"])
+
+
 def test_to_deploy_of_the_loaded_model_reproduces_the_reference(fixture):
     model = load_reference(_model(fixture), fixture.state_dict)
     fused = to_deploy(model)

@@ -10,7 +10,7 @@ import pytest
 from keras_minimal.applications import ConvNeXt, VanillaNet, VanillaNet5, families
 from keras_minimal.applications.convnext import variants as convnext_variants
 from keras_minimal.applications.vanillanet import variants
-from keras_minimal.weights import WeightsDownloadError, load_reference
+from keras_minimal.weights import WeightsDownloadError, converted_weights, load_reference
 from keras_minimal.weights import imagenet as imagenet_weights
 from tests.helpers import load_fixture
 
@@ -178,3 +178,40 @@ def test_classes_does_not_matter_without_the_top(tiny_published_variant):
     # As in keras.applications: only include_top=True needs classes=1000 with "imagenet".
     config = tiny_published_variant
     np.testing.assert_array_equal(_features(_build(config, classes=10)), _features(_build(config)))
+
+
+def test_a_bfloat16_model_does_not_write_the_cache_a_float32_model_reads(tiny_published_variant):
+    from keras_minimal.deploy.precision import dtype_policy_scope
+
+    config = tiny_published_variant
+    with dtype_policy_scope("bfloat16"):
+        low = _build(config)
+    float32 = _build(config)
+    assert imagenet_weights.converted_weights_path(low) != (
+        imagenet_weights.converted_weights_path(float32)
+    )
+    # Direct conversion of the checkpoint, no cache: bit-for-bit the same weights.
+    direct = load_reference(
+        VanillaNet(
+            config["dims"],
+            config["strides"],
+            include_top=False,
+            include_preprocessing=False,
+            input_shape=(64, 64, 3),
+        ),
+        FIXTURE.state_dict,
+    )
+    for ours, expected in zip(float32.get_weights(), direct.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, expected)
+
+
+def test_an_unwritable_cache_warns_and_still_gives_the_weights(tiny_published_variant, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(converted_weights.tempfile, "mkstemp", read_only)
+        with pytest.warns(UserWarning, match="could not be cached.*Set KERAS_HOME"):
+            model = _build(tiny_published_variant)
+    assert not os.path.exists(imagenet_weights.converted_weights_path(model))
+    np.testing.assert_array_equal(_features(model), _features(_build(tiny_published_variant)))

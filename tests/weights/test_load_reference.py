@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_minimal.applications import VanillaNet
 from keras_minimal.weights import load_reference, read_checkpoint
 from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
 
@@ -82,9 +83,26 @@ def test_ema_weights_are_preferred_and_key_selects():
     assert not read_checkpoint(wrapped, key="model")["stem1.0.weight"].any()
 
 
-def test_ddp_module_prefix_is_removed():
-    state = {f"module.{k}": v for k, v in FIXTURE.state_dict.items()}
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod.", "module._orig_mod."])
+def test_ddp_and_torch_compile_prefixes_are_removed(prefix):
+    state = {f"{prefix}{k}": v for k, v in FIXTURE.state_dict.items()}
     assert_matches_reference(_outputs(load_reference(_model(), state)), REFERENCE)
+
+
+def test_timm_train_output_pth_tar(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model_best.pth.tar"  # timm's train.py: {"state_dict": ..., "epoch": ...}
+    torch.save({"state_dict": _torch_state(FIXTURE.state_dict), "epoch": 3}, path)
+    assert_matches_reference(_outputs(_model(weights=str(path))), REFERENCE)
+
+
+def test_values_that_are_not_arrays_are_named():
+    state = dict(FIXTURE.state_dict, **{"stem1.0.weight": None})
+    with pytest.raises(TypeError, match=r"'stem1.0.weight' is not a numeric array.*NoneType"):
+        load_reference(_model(), state)
+    state = dict(FIXTURE.state_dict, note="trained on digits")
+    with pytest.raises(TypeError, match=r"'note' is not a numeric array.*str"):
+        load_reference(_model(), state)
 
 
 def test_constructor_weights_path_and_keras_weights_round_trip(tmp_path):
@@ -95,6 +113,46 @@ def test_constructor_weights_path_and_keras_weights_round_trip(tmp_path):
     h5 = tmp_path / "converted.weights.h5"
     model.save_weights(h5)
     assert_matches_reference(_outputs(_model(weights=str(h5))), REFERENCE)
+
+
+def test_deploy_model_takes_the_training_graphs_keras_weights(tmp_path):
+    # tools/train.py writes the training graph's final_ema.weights.h5.
+    path = tmp_path / "final_ema.weights.h5"
+    load_reference(_model(), FIXTURE.state_dict).save_weights(path)
+    fused = _model(deploy=True, weights=str(path))
+    assert_matches_reference(_outputs(fused), FIXTURE.outputs["deploy"])
+
+
+def test_keras_weights_of_another_architecture_are_refused_by_a_deploy_model(tmp_path):
+    path = tmp_path / "other.weights.h5"
+    config = FIXTURE.config
+    VanillaNet(
+        [width // 2 for width in config["dims"]], config["strides"], input_shape=(64, 64, 3)
+    ).save_weights(path)
+    with pytest.raises(ValueError, match=r"model.save_weights\(\) of the same architecture"):
+        _model(deploy=True, weights=str(path))
+
+
+def test_deploy_model_on_an_input_tensor_of_other_layers_takes_a_training_checkpoint(tmp_path):
+    path = tmp_path / "vanillanet.npz"
+    np.savez(path, **FIXTURE.state_dict)
+    inputs = keras.Input(FIXTURE.inputs.shape[1:])
+    # Weighted, so that a copy by position would go wrong; the identity as initialised.
+    identity = keras.layers.DepthwiseConv2D(1, depthwise_initializer="ones", name="identity")
+    config = FIXTURE.config
+    fused = VanillaNet(
+        config["dims"],
+        config["strides"],
+        act_num=config["act_num"],
+        classes=config["num_classes"],
+        include_preprocessing=False,
+        classifier_activation=None,
+        input_tensor=identity(inputs),
+        deploy=True,
+        weights=str(path),
+    )
+    np.testing.assert_array_equal(identity.get_weights()[0], 1.0)
+    assert_matches_reference(_outputs(fused), FIXTURE.outputs["deploy"])
 
 
 def test_headless_model_skips_the_classifier():
@@ -238,6 +296,14 @@ def test_single_array_saved_as_npz(tmp_path):
         load_reference(_model(), path)
 
 
+def test_torchscript_archive_says_how_to_save_its_state_dict(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "scripted.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
+    with pytest.raises(ValueError, match=r"TorchScript archive.*torch.jit.load\(path\).state_dict"):
+        load_reference(_model(), path)
+
+
 def test_torch_file_without_a_state_dict(tmp_path):
     torch = pytest.importorskip("torch")
 
@@ -262,7 +328,19 @@ def test_unsupported_and_missing_files(tmp_path):
     (tmp_path / "weights.onnx").write_bytes(b"x")
     with pytest.raises(ValueError, match="Unsupported checkpoint format"):
         load_reference(_model(), tmp_path / "weights.onnx")
+    with pytest.raises(ValueError, match="Unsupported checkpoint format"):
+        _model(weights=str(tmp_path / "weights.onnx"))
     for name in ("model.weights.h5", "Model.WEIGHTS.H5"):
         (tmp_path / name).write_bytes(b"x")
         with pytest.raises(ValueError, match="is a Keras weights file"):
             load_reference(_model(), tmp_path / name)
+
+
+def test_a_checkpoint_with_another_number_of_classes_says_so():
+    # The VanillaNet head: cls1 (→ classes, with its BN) and cls2 (classes → classes).
+    with pytest.raises(
+        ValueError,
+        match=r"classifier has 10 classes, this model's 7: build it with classes=10, or with "
+        r"include_top=False",
+    ):
+        load_reference(_model(classes=7), FIXTURE.state_dict)

@@ -93,6 +93,10 @@ def _diagnose(config):
     return diagnose
 
 
+def _stem_and_last_widths(scale):
+    return make_divisible(STEM_WIDTH * scale), make_divisible(512 * scale)
+
+
 def _hint(config):
     def hint(problems, checkpoint):
         stem = checkpoint.get("conv_stem.weight")
@@ -105,10 +109,12 @@ def _hint(config):
         if last is None:
             return None
         widths = (stem.shape[0], last.shape[0])
+        if widths == _stem_and_last_widths(config["scale"]):
+            return None  # the same scale: the tensors listed are all there is to say
         matches = [
             f"{name} (scale={v.scale})"
             for name, v in VARIANTS.items()
-            if (make_divisible(STEM_WIDTH * v.scale), make_divisible(512 * v.scale)) == widths
+            if _stem_and_last_widths(v.scale) == widths
         ]
         return (
             f"The checkpoint's stem has {widths[0]} channels and its last block {widths[1]}"
