@@ -1,7 +1,8 @@
 """Loading weights: reference checkpoints (official code / timm) and weights="imagenet"."""
 
+from keras_minimal.weights.converted_weights import convert_checkpoint
 from keras_minimal.weights.imagenet import WeightsDownloadError
 from keras_minimal.weights.readers import read_checkpoint
 from keras_minimal.weights.reference import load_reference
 
-__all__ = ["WeightsDownloadError", "load_reference", "read_checkpoint"]
+__all__ = ["WeightsDownloadError", "convert_checkpoint", "load_reference", "read_checkpoint"]

@@ -1,0 +1,97 @@
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_minimal
+from keras_minimal.weights import convert_checkpoint
+from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VANILLANET = load_fixture("vanillanet_tiny5")
+
+
+def _outputs(model, fixture):
+    return keras.ops.convert_to_numpy(model(fixture.inputs, training=False))
+
+
+@pytest.mark.parametrize(
+    ("deploy", "reference"), [(False, "train_graph_lambda_1"), (True, "deploy")]
+)
+def test_converted_file_loads_as_weights_argument(tmp_path, deploy, reference):
+    output = tmp_path / "vanillanet.weights.h5"
+    convert_checkpoint(vanillanet_for(VANILLANET, deploy=deploy), VANILLANET.state_dict, output)
+    model = vanillanet_for(VANILLANET, deploy=deploy, weights=str(output))
+    assert_matches_reference(_outputs(model, VANILLANET), VANILLANET.outputs[reference])
+
+
+def test_nothing_is_written_when_the_checkpoint_does_not_load(tmp_path):
+    output = tmp_path / "vanillanet.weights.h5"
+    state = dict(VANILLANET.state_dict)
+    del state["cls2.0.bias"]
+    with pytest.raises(ValueError, match=r"Missing from the checkpoint \(1\): cls2.0.bias"):
+        convert_checkpoint(vanillanet_for(VANILLANET), state, output)
+    assert not list(tmp_path.iterdir())
+
+
+def test_output_is_checked_before_loading(tmp_path):
+    model = vanillanet_for(VANILLANET)
+    with pytest.raises(ValueError, match=r"ending in .weights.h5.*Received: '.*vanillanet.h5'"):
+        convert_checkpoint(model, {}, tmp_path / "vanillanet.h5")
+    existing = tmp_path / "vanillanet.weights.h5"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(ValueError, match="exists; pass overwrite=True"):
+        convert_checkpoint(model, {}, existing)
+    assert existing.read_bytes() == b"keep me"
+    with pytest.raises(ValueError, match="output directory .* does not exist"):
+        convert_checkpoint(model, {}, tmp_path / "missing" / "vanillanet.weights.h5")
+
+
+def _run(*args):
+    return subprocess.run(
+        [sys.executable, "tools/convert_weights.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+    )
+
+
+def test_command_line_converts_a_timm_checkpoint(tmp_path):
+    fixture = load_fixture("lcnet_050_timm")
+    source = tmp_path / "lcnet_050.npz"
+    np.savez(source, **fixture.state_dict)
+    output = tmp_path / "lcnet_050.weights.h5"
+    args = [
+        "--model=pplcnet_x0_5",
+        f"--source={source}",
+        f"--output={output}",
+        "--classes=10",
+        '--model_kwargs={"head_bias": true}',
+    ]
+    result = _run(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"wrote {output}" in result.stdout
+    model = keras_minimal.create_model(
+        "pplcnet_x0_5",
+        head_bias=True,
+        classes=10,
+        include_preprocessing=False,
+        classifier_activation=None,
+        input_shape=fixture.inputs.shape[1:],
+        weights=str(output),
+    )
+    assert_matches_reference(_outputs(model, fixture), fixture.outputs["logits"])
+
+    again = _run(*args)
+    assert again.returncode == 2
+    assert "exists; pass overwrite=True (--overwrite)" in again.stderr
+    wrong_classes = _run(*args[:3], "--overwrite", '--model_kwargs={"head_bias": true}')
+    assert wrong_classes.returncode == 2
+    assert "classifier has 10 classes, this model's 1000: build it with classes=10" in (
+        wrong_classes.stderr
+    )
