@@ -1,5 +1,6 @@
 """AdaptiveMaxPooling2D with PyTorch's exact bin boundaries."""
 
+import functools
 import math
 
 import keras
@@ -17,6 +18,7 @@ def adaptive_pool_bins(input_size, output_size):
     ]
 
 
+@functools.lru_cache(maxsize=64)
 def _bin_gather_indices(input_size, output_size):
     """(output_size, widest bin) indices; short bins repeat their last index (max is unchanged)."""
     bins = adaptive_pool_bins(input_size, output_size)
@@ -24,6 +26,16 @@ def _bin_gather_indices(input_size, output_size):
     return np.array(
         [[min(start + k, end - 1) for k in range(width)] for start, end in bins], dtype="int32"
     )
+
+
+def _static_spatial_size(shape):
+    height, width = shape[1], shape[2]
+    if height is None or width is None:
+        raise ValueError(
+            "AdaptiveMaxPooling2D needs a static spatial size to place PyTorch's bins; "
+            f"pass a fixed input_shape. Received: input_shape={tuple(shape)}"
+        )
+    return height, width
 
 
 @keras.saving.register_keras_serializable(package="keras_minimal")
@@ -51,21 +63,18 @@ class AdaptiveMaxPooling2D(keras.layers.Layer):
         self.output_size = tuple(int(s) for s in pair)
 
     def build(self, input_shape):
-        height, width = input_shape[1], input_shape[2]
-        if height is None or width is None:
-            raise ValueError(
-                "AdaptiveMaxPooling2D needs a static spatial size to place PyTorch's bins; "
-                f"pass a fixed input_shape. Received: input_shape={tuple(input_shape)}"
-            )
-        self._row_indices = _bin_gather_indices(height, self.output_size[0])
-        self._col_indices = _bin_gather_indices(width, self.output_size[1])
+        _static_spatial_size(input_shape)
 
     def call(self, inputs):
-        x = ops.take(inputs, self._row_indices.reshape(-1), axis=1)
-        x = ops.reshape(x, (-1, *self._row_indices.shape, x.shape[2], x.shape[3]))
+        # The bins of the size this call sees (a layer may be called on several sizes).
+        height, width = _static_spatial_size(inputs.shape)
+        rows = _bin_gather_indices(height, self.output_size[0])
+        cols = _bin_gather_indices(width, self.output_size[1])
+        x = ops.take(inputs, rows.reshape(-1), axis=1)
+        x = ops.reshape(x, (-1, *rows.shape, x.shape[2], x.shape[3]))
         x = ops.max(x, axis=2)
-        x = ops.take(x, self._col_indices.reshape(-1), axis=2)
-        x = ops.reshape(x, (-1, x.shape[1], *self._col_indices.shape, x.shape[3]))
+        x = ops.take(x, cols.reshape(-1), axis=2)
+        x = ops.reshape(x, (-1, x.shape[1], *cols.shape, x.shape[3]))
         return ops.max(x, axis=3)
 
     def compute_output_shape(self, input_shape):

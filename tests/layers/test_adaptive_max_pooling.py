@@ -34,6 +34,14 @@ def test_matches_pytorch_bins(size, output):
     assert layer.compute_output_shape((2, *size, 3)) == (2, *output, 3)
 
 
+def test_one_layer_called_on_two_sizes_places_the_bins_of_each():
+    layer = AdaptiveMaxPooling2D(2)
+    rng = np.random.default_rng(2)
+    for size in (4, 8, 7):
+        x = rng.normal(size=(1, size, size, 2)).astype("float32")
+        np.testing.assert_array_equal(to_numpy(layer(x)), _reference(x, 2, 2))
+
+
 def test_against_torch_adaptive_max_pool2d():
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(1).normal(size=(2, 75, 75, 8)).astype("float32")
