@@ -177,3 +177,14 @@ def test_dropout_rate_drops_that_fraction_of_the_head_features_in_training(rate)
     # ≥ 4000 Bernoulli draws: the dropped fraction is within ±0.05 of `rate` (> 6σ).
     assert live.sum() > 4000
     assert abs(np.mean(ratio == 0) - rate) < 0.05
+
+
+def test_depthwise_kernels_start_with_paddleclas_kaiming_normal_std():
+    # KaimingNormal on Paddle's (C, 1, k, k) depthwise weight: std √(2 / k²), whatever C is.
+    keras.utils.set_random_seed(0)
+    model = PPLCNet(1.0, weights=None)
+    for name in ("blocks4_0_dw_conv", "blocks5_1_dw_conv", "blocks6_1_dw_conv"):
+        kernel = keras.ops.convert_to_numpy(model.get_layer(name).kernel)
+        k = kernel.shape[0]
+        assert kernel.shape[2] >= 64  # C would shrink the std ≥ 8× if it entered the fan
+        np.testing.assert_allclose(kernel.std(), np.sqrt(2.0 / k**2), rtol=0.1)

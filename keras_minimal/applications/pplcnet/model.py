@@ -19,6 +19,7 @@ no BatchNorm: each one is folded into the convolution before it, which then has 
 
 import numbers
 
+import keras
 from keras import layers
 
 from keras_minimal.applications import backbone
@@ -89,7 +90,9 @@ def depthwise_separable_block(x, kernel_size, filters, stride, use_se, deploy, n
         strides=stride,
         padding="valid" if stride > 1 else "same",
         use_bias=deploy,
-        depthwise_initializer="he_normal",
+        # PaddleClas' KaimingNormal on a (C, 1, k, k) weight: fan k·k. Keras' fan_in of the
+        # (k, k, C, 1) kernel would be k·k·C; its fan_out is the k·k wanted.
+        depthwise_initializer=keras.initializers.VarianceScaling(2.0, "fan_out"),
         name=f"{name}_dw_conv",
     )
     x = _conv_bn_act(x, depthwise, deploy, f"{name}_dw")
