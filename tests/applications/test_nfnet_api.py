@@ -102,6 +102,13 @@ def test_blocks_follow_the_paper():
     assert get("predictions").units == 1000
 
 
+@pytest.mark.parametrize("width, hidden", [(40, 24), (120, 64), (16, 8), (256, 128)])
+def test_squeeze_excite_width_rounds_like_timm_semodule(width, hidden):
+    # timm: make_divisible(C · 0.5, 8, round_limit=0); DeepMind's int(C · 0.5) gives 20, 60.
+    model = NFNet([1], [width], group_size=width // 2, stem_chs=16, input_shape=(32, 32, 3))
+    assert model.get_layer("stages_0_0_se_fc1").units == hidden
+
+
 def test_beta_is_one_over_the_expected_std_reset_after_each_transition():
     depths = (1, 2, 6, 3)
     model = _symbolic(NFNetF0)

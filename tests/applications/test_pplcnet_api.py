@@ -13,7 +13,8 @@ from keras_minimal.applications import (
     PPLCNet_x1_0,
     feature_pyramid,
 )
-from keras_minimal.applications.pplcnet.variants import NET_CONFIG, make_divisible
+from keras_minimal.applications.channels import make_divisible
+from keras_minimal.applications.pplcnet.variants import NET_CONFIG
 from keras_minimal.weights import WeightsDownloadError
 from tests.helpers import randomize_batch_norms
 from tests.numpy_reference import conv2d

@@ -23,6 +23,7 @@ import keras
 from keras import layers
 
 from keras_minimal.applications import backbone
+from keras_minimal.applications.channels import make_divisible
 from keras_minimal.applications.nfnet.variants import VARIANTS, find_variant
 from keras_minimal.layers import (
     GroupedConv2D,
@@ -146,7 +147,9 @@ class _Builder:
 
     def squeeze_excite(self, x, channels, se_ratio, prefix):
         gate = layers.GlobalAveragePooling2D(keepdims=True, name=f"{prefix}_se_pool")(x)
-        gate = self.dense(max(1, int(channels * se_ratio)), f"{prefix}_se_fc1", "relu")(gate)
+        # timm's SEModule width; DeepMind's int(C·se_ratio) agrees for every published model.
+        hidden = make_divisible(channels * se_ratio, 8, round_limit=0.0)
+        gate = self.dense(hidden, f"{prefix}_se_fc1", "relu")(gate)
         gate = self.dense(channels, f"{prefix}_se_fc2", "sigmoid")(gate)
         return layers.Multiply(name=f"{prefix}_se_gate")([x, gate])
 
@@ -289,7 +292,8 @@ def NFNet(
         stem_chs: the stem's output width; its four 3×3 convolutions have
             stem_chs/8, /4, /2 and stem_chs channels (16, 32, 64, 128).
         bottle_ratio: bottleneck width / block width.
-        se_ratio: squeeze-excite hidden width / block width.
+        se_ratio: squeeze-excite hidden width / block width, rounded to a multiple of 8
+            as timm does (exact for the published widths).
         alpha: α, the residual branches' scale.
         activation: one of NONLINEARITY_GAINS; "gelu" is the exact GELU (timm),
             "gelu_approximate" the tanh form DeepMind's JAX code uses.

@@ -6,11 +6,11 @@ conv_head (bias only in timm), classifier. timm's stages 3 and 4 are PaddleClas'
 blocks5 split after its second block.
 """
 
+from keras_minimal.applications.channels import make_divisible
 from keras_minimal.applications.pplcnet.variants import (
     NET_CONFIG,
     STEM_WIDTH,
     VARIANTS,
-    make_divisible,
 )
 from keras_minimal.weights.conversions import CONV2D, DENSE, DENSE_FROM_CONV1X1, DEPTHWISE
 from keras_minimal.weights.reference import (

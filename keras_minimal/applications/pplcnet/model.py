@@ -23,6 +23,7 @@ import keras
 from keras import layers
 
 from keras_minimal.applications import backbone
+from keras_minimal.applications.channels import make_divisible
 from keras_minimal.applications.pplcnet.variants import (
     HEAD_WIDTH,
     NET_CONFIG,
@@ -30,7 +31,6 @@ from keras_minimal.applications.pplcnet.variants import (
     STEM_WIDTH,
     VARIANTS,
     find_variant,
-    make_divisible,
 )
 from keras_minimal.validation import check_rate
 from keras_minimal.weights.arguments import check_weights_argument

@@ -59,15 +59,5 @@ def find_variant(scale):
     return None
 
 
-def make_divisible(value, divisor=8, min_value=None):
-    """The nearest multiple of `divisor` (at least `min_value`, default divisor), rounded up
-    by one more step where rounding would lose more than 10 % (PaddleClas / timm)."""
-    min_value = min_value or divisor
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
-
-
 # The tiny row for fast functional tests (the configuration of the lcnet_050_timm fixture).
 TEST_CONFIG = {"scale": 0.5}
