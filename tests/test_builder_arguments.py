@@ -101,3 +101,30 @@ def test_numpy_rates_are_recorded_as_floats(family):
     for rate in rates:
         assert type(model.builder_config[rate]) is float and model.builder_config[rate] == 0.25
     json.dumps(model.get_config())  # numpy floats would not serialise
+
+
+HEADS = {
+    "vanillanet": lambda **kw: VanillaNet([8, 16], [2], input_shape=(32, 32, 3), **kw),
+    "nfnet": lambda **kw: NFNet([1], [256], input_shape=(32, 32, 3), **kw),
+    "convnext": lambda **kw: ConvNeXt([1], [8], input_shape=(32, 32, 3), **kw),
+    "pplcnet": lambda **kw: PPLCNet(0.25, input_shape=(32, 32, 3), **kw),
+}
+
+
+@pytest.mark.parametrize("family", sorted(HEADS))
+@pytest.mark.parametrize("bad", [0, None, 2.0, "10"])
+def test_a_bad_number_of_classes_is_named(family, bad):
+    with pytest.raises(
+        ValueError, match=rf"classes must be an integer ≥ 1\. Received: classes={bad!r}"
+    ):
+        HEADS[family](classes=bad)
+
+
+@pytest.mark.parametrize("family", sorted(HEADS))
+def test_numpy_classes_build_that_many_and_are_recorded_as_an_int(family):
+    model = HEADS[family](classes=np.int64(7))
+    assert model.output.shape == (None, 7)
+    assert type(model.builder_config["classes"]) is int
+    json.dumps(model.get_config())
+    # Without the top, classes is ignored, as in keras.applications.
+    assert HEADS[family](classes=None, include_top=False, pooling="avg").output.shape[0] is None

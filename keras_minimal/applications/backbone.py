@@ -4,6 +4,7 @@ import keras
 from keras import layers
 
 from keras_minimal.policies import computing_policy
+from keras_minimal.validation import check_int, is_integer
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -102,12 +103,17 @@ def finish_model(model_class, inputs, outputs, architecture, weights, input_tens
     return model
 
 
-def check_pooling(pooling):
+def check_head(include_top, pooling, classes):
+    """Check pooling and classes (keras.applications ignores classes without the top);
+    returns classes as an int where it is one."""
     if pooling not in POOLING_CHOICES:
         raise ValueError(
             f"pooling must be one of {POOLING_CHOICES} (used when include_top=False). "
             f"Received: pooling={pooling!r}"
         )
+    if include_top or is_integer(classes):
+        return check_int("classes", classes)
+    return classes
 
 
 def resolve_input_shape(input_shape, input_tensor, default=(None, None, 3)):
@@ -121,7 +127,7 @@ def resolve_input_shape(input_shape, input_tensor, default=(None, None, 3)):
                 f"{tensor_shape}. Pass one of them, or the tensor's own shape. Received: "
                 f"input_shape={tuple(input_shape)}"
             )
-        input_shape = tensor_shape if input_shape is None else input_shape
+        input_shape = tensor_shape  # what the model is built on (None sides stay free)
     if input_shape is None:
         return default
     input_shape = tuple(input_shape)

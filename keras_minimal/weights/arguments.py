@@ -13,7 +13,7 @@ def _as_path_or_name(weights):
     return weights
 
 
-def check_weights_argument(weights, include_top, classes, variant):
+def check_weights_argument(weights, include_top, classes, variant, classifier_activation=None):
     """Reject a bad `weights` value before anything is built."""
     if weights is None:
         return
@@ -30,6 +30,13 @@ def check_weights_argument(weights, include_top, classes, variant):
                 "(or pass include_top=False and add your own classifier). "
                 f"Received: classes={classes}"
             )
+        if include_top and not _softmax_or_none(classifier_activation):
+            raise ValueError(
+                'With weights="imagenet" and include_top=True, classifier_activation must be '
+                '"softmax" or None (logits), as in keras.applications: the published '
+                "classifier was trained for softmax. Add your own head (include_top=False) "
+                f"for another output. Received: classifier_activation={classifier_activation!r}"
+            )
         return
     if not os.path.isfile(weights):
         raise ValueError(
@@ -40,6 +47,16 @@ def check_weights_argument(weights, include_top, classes, variant):
         from keras_minimal.weights.readers import reader_for
 
         reader_for(weights)
+
+
+def _softmax_or_none(activation):
+    import keras
+
+    try:
+        function = keras.activations.get(activation)
+    except (ValueError, TypeError):
+        return False
+    return function in (keras.activations.softmax, keras.activations.linear)
 
 
 def apply_weights_argument(model, weights):

@@ -73,6 +73,13 @@ def test_input_tensor_is_used():
     assert to_deploy(model).input.shape == (None, 96, 96, 3)
 
 
+def test_an_input_tensor_with_free_sides_is_what_the_record_keeps():
+    model = tiny(input_tensor=keras.Input((None, None, 3)), input_shape=(64, 64, 3))
+    assert model.builder_config["input_shape"] == [None, None, 3]
+    images = np.zeros((1, 96, 96, 3), "float32")
+    assert to_deploy(model)(images).shape == model(images).shape == (1, 10)
+
+
 def test_input_shape_contradicting_input_tensor_is_refused():
     with pytest.raises(ValueError, match=r"input_shape \(64, 64, 3\) contradicts input_tensor's"):
         tiny(input_tensor=keras.Input((96, 96, 3)), input_shape=(64, 64, 3))
@@ -223,6 +230,15 @@ def test_unknown_weights_or_missing_file(weights):
 def test_imagenet_weights_need_1000_classes():
     with pytest.raises(ValueError, match="classes should be 1000.*Received: classes=10"):
         VanillaNet5(weights="imagenet", classes=10)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_imagenet_classifier_activation_is_softmax_or_none(activation):
+    with pytest.raises(
+        ValueError,
+        match=rf'must be "softmax" or None.*Received: classifier_activation={activation!r}',
+    ):
+        VanillaNet5(weights="imagenet", classifier_activation=activation)
 
 
 def test_imagenet_weights_only_for_published_variants():

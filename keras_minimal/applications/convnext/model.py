@@ -152,8 +152,14 @@ def ConvNeXt(
     drop_path_rate = 0.0 if deploy else check_rate("drop_path_rate", drop_path_rate)
     _check_architecture(depths, dims, head_init_scale)
     variant = find_variant(depths, dims) if layer_scale_init_value else None
-    check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
-    backbone.check_pooling(pooling)
+    check_weights_argument(
+        weights,
+        include_top=include_top,
+        classes=classes,
+        variant=variant,
+        classifier_activation=classifier_activation,
+    )
+    classes = backbone.check_head(include_top, pooling, classes)
     input_shape = backbone.resolve_input_shape(input_shape, input_tensor)
     backbone.check_channels(input_shape, include_preprocessing, weights)
     backbone.check_min_size(input_shape, min_input_size(len(depths)), variant or name)

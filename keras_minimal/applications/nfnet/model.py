@@ -344,13 +344,19 @@ def NFNet(
         drop_rate = VARIANTS[variant].drop_rate if variant else 0.0
     drop_rate = check_rate("drop_rate", drop_rate)
     drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
-    check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
+    check_weights_argument(
+        weights,
+        include_top=include_top,
+        classes=classes,
+        variant=variant,
+        classifier_activation=classifier_activation,
+    )
     if weights == "imagenet" and not VARIANTS[variant].checkpoint_file:
         raise ValueError(
             f'weights="imagenet" do not exist for {variant}: DeepMind released F0–F6 only '
             "(timm's dm_nfnet_f0 … f6). Pass weights=None or the path of your own weights."
         )
-    backbone.check_pooling(pooling)
+    classes = backbone.check_head(include_top, pooling, classes)
     input_shape = backbone.resolve_input_shape(input_shape, input_tensor)
     backbone.check_channels(input_shape, include_preprocessing, weights)
 

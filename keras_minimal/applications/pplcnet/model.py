@@ -166,8 +166,14 @@ def PPLCNet(
     _check_scale(scale, weights, include_top, head_bias)
     dropout_rate = check_rate("dropout_rate", dropout_rate)
     variant = find_variant(scale) if class_expand == HEAD_WIDTH else None
-    check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
-    backbone.check_pooling(pooling)
+    check_weights_argument(
+        weights,
+        include_top=include_top,
+        classes=classes,
+        variant=variant,
+        classifier_activation=classifier_activation,
+    )
+    classes = backbone.check_head(include_top, pooling, classes)
     input_shape = backbone.resolve_input_shape(input_shape, input_tensor)
     backbone.check_channels(input_shape, include_preprocessing, weights)
     backbone.check_min_size(input_shape, TOTAL_STRIDE, variant or name)

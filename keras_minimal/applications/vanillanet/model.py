@@ -186,8 +186,14 @@ def VanillaNet(
     drop_rate = check_rate("drop_rate", drop_rate)
     _check_architecture(dims, strides, ada_pool)
     variant = find_variant(dims, strides, ada_pool) if act_num == 3 else None
-    check_weights_argument(weights, include_top=include_top, classes=classes, variant=variant)
-    backbone.check_pooling(pooling)
+    check_weights_argument(
+        weights,
+        include_top=include_top,
+        classes=classes,
+        variant=variant,
+        classifier_activation=classifier_activation,
+    )
+    classes = backbone.check_head(include_top, pooling, classes)
     # Adaptive pooling places its bins for a static size: the ada_pool model's is 224².
     default_shape = (224, 224, 3) if ada_pool else (None, None, 3)
     input_shape = backbone.resolve_input_shape(input_shape, input_tensor, default_shape)
