@@ -107,6 +107,10 @@ def main(argv):
     if not FLAGS.output:
         raise app.UsageError("--output (a directory) is required.")
     quantization = None if FLAGS.quantization == "none" else FLAGS.quantization
+    if quantization and "tflite" not in FLAGS.formats:
+        raise app.UsageError(
+            f"--quantization={quantization} applies to TFLite only; add tflite to --formats."
+        )
     try:
         model = load_model()
         data = load_images(model)

@@ -1,5 +1,6 @@
 """export(): fuse → float32 → write SavedModel / TFLite / ONNX atomically → verify in a runtime."""
 
+import inspect
 import itertools
 import os
 import shutil
@@ -17,7 +18,7 @@ from keras_minimal.deploy.parity import (
     format_table,
     write_report,
 )
-from keras_minimal.deploy.precision import is_float32, with_dtype_policy
+from keras_minimal.deploy.precision import check_not_quantized, is_float32, with_dtype_policy
 from keras_minimal.deploy.runtimes import RUNTIMES, load_runtime
 from keras_minimal.deploy.xnnpack import with_banded_depthwise
 from keras_minimal.validation import is_integer
@@ -53,6 +54,7 @@ def _check_arguments(
     batch_size,
     num_verification,
     num_calibration,
+    image_size=None,
 ):
     if format not in FORMATS:
         raise ValueError(f"Unknown export format. Choose one of {FORMATS}. Received: {format!r}")
@@ -71,6 +73,11 @@ def _check_arguments(
             "int8 post-training quantisation needs representative_data: a few hundred "
             "preprocessed images like those the model will see (an array (N, H, W, C) or an "
             "iterable of batches), to calibrate the activation ranges."
+        )
+    if image_size is not None and (not is_integer(image_size) or image_size < 1):
+        raise ValueError(
+            f"image_size must be a positive integer (the exported side) or None. "
+            f"Received: image_size={image_size!r}"
         )
     if int8_io and quantization != "int8":
         raise ValueError(f"int8_io=True needs quantization='int8'. Received: {quantization!r}")
@@ -96,11 +103,17 @@ def _check_arguments(
         )
 
 
+def input_shape_of(model):
+    """The model's input shape without the batch (model.inputs: Sequential has no .input)."""
+    return tuple(model.inputs[0].shape[1:])
+
+
 def prepare_model(model, fuse=True, include_preprocessing=None, image_size=None):
     """The float32 Keras model that will be exported (fused, preprocessing and size as asked)."""
     from keras_minimal.applications import families
     from keras_minimal.deploy import to_deploy
 
+    check_not_quantized(model, "export")
     ours = getattr(model, "family", None) in families.BUILDERS
     if fuse:
         if not ours:
@@ -120,7 +133,7 @@ def prepare_model(model, fuse=True, include_preprocessing=None, image_size=None)
         "include_preprocessing", include_preprocessing
     ):
         overrides["include_preprocessing"] = include_preprocessing
-    input_shape = tuple(model.input.shape[1:])
+    input_shape = input_shape_of(model)
     is_image = len(input_shape) == 3
     if image_size is not None and is_image and input_shape[:2] != (image_size, image_size):
         overrides["input_shape"] = (image_size, image_size, input_shape[2])
@@ -133,10 +146,10 @@ def prepare_model(model, fuse=True, include_preprocessing=None, image_size=None)
         rebuilt = families.rebuild(model, **overrides)
         rebuilt.set_weights(model.get_weights())
         model = rebuilt
-    if is_image and None in tuple(model.input.shape[1:3]):
+    if is_image and None in input_shape_of(model)[:2]:
         raise ValueError(
             f"Export needs a static image size; pass image_size (--image_size). Received: input "
-            f"shape {tuple(model.input.shape)}"
+            f"shape {(None, *input_shape_of(model))}"
         )
     return model
 
@@ -153,7 +166,7 @@ def _batches(data, batch_size):
             yield batch[start : start + batch_size]
 
 
-def _converter_options(quantization, representative_data, int8_io, num_calibration):
+def _converter_options(quantization, representative_data, int8_io, num_calibration, batch_size):
     import tensorflow as tf
 
     if quantization is None:
@@ -167,11 +180,14 @@ def _converter_options(quantization, representative_data, int8_io, num_calibrati
             },
         }
 
+    # Batches of the exported graph's batch size: a static batch is built into its reshapes.
+    size = batch_size or 1
+
     def representative_dataset():
-        for i, image in enumerate(_batches(representative_data, 1)):
-            if i >= num_calibration:
+        for i, batch in enumerate(_batches(representative_data, size)):
+            if i * size >= num_calibration:
                 return
-            yield [image]
+            yield [batch]
 
     options = {
         "optimizations": [tf.lite.Optimize.DEFAULT],
@@ -196,10 +212,12 @@ def _write(
 ):
     import tensorflow as tf
 
-    signature = [tf.TensorSpec((batch_size, *model.input.shape[1:]), tf.float32, name="image")]
+    signature = [tf.TensorSpec((batch_size, *input_shape_of(model)), tf.float32, name="image")]
     options = {}
     if format == "tflite":
-        options = _converter_options(quantization, representative_data, int8_io, num_calibration)
+        options = _converter_options(
+            quantization, representative_data, int8_io, num_calibration, batch_size
+        )
         model = with_banded_depthwise(model)
     elif format == "onnx":
         options = {"opset_version": opset}
@@ -211,12 +229,41 @@ def _write(
 
 
 def _check_image_shape(name, shape, model):
-    expected = tuple(model.input.shape[1:])
+    expected = input_shape_of(model)
     if tuple(shape[1:]) != expected:
         raise ValueError(
             f"{name} must hold images of the exported model's input shape {expected} "
             f"(batches (N, {', '.join(map(str, expected))})). Received: shape {tuple(shape)}"
         )
+
+
+def _first_batch_shape(data):
+    """The shape of `data` (an array) or of its first batch (a list, tuple or tf.data
+    Dataset; other iterables are not looked into, so that none of their items is lost)."""
+    if isinstance(data, np.ndarray):
+        return data.shape
+    if isinstance(data, (list, tuple)) and data:
+        first = data[0]
+        return np.shape(first[0] if isinstance(first, (tuple, list)) else first)
+    spec = getattr(data, "element_spec", None)
+    if spec is not None:
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        return tuple(spec.shape)
+    return None
+
+
+def _check_data_shape(name, data, model):
+    shape = _first_batch_shape(data) if data is not None else None
+    if shape is None:
+        return
+    expected = input_shape_of(model)
+    if len(shape) != len(expected) + 1:
+        raise ValueError(
+            f"{name} must be batches of the model's inputs (N, {', '.join(map(str, expected))}); "
+            f"add the batch axis to a single image (image[None]). Received: shape {tuple(shape)}"
+        )
+    if any(g is not None and g != w for g, w in zip(shape[1:], expected, strict=True)):
+        _check_image_shape(name, shape, model)
 
 
 def _verification_inputs(model, data, batch_size, count, name):
@@ -232,7 +279,7 @@ def _verification_inputs(model, data, batch_size, count, name):
         inputs = np.concatenate(images)
         _check_image_shape(name, inputs.shape, model)
         return inputs
-    shape = (needed, *model.input.shape[1:])
+    shape = (needed, *input_shape_of(model))
     rng = np.random.default_rng(0)
     preprocessing = getattr(model, "builder_config", {}).get("include_preprocessing", False)
     if preprocessing:
@@ -261,7 +308,7 @@ def _same_inputs(original, exported):
     ) == getattr(exported, "builder_config", {}).get("include_preprocessing")
     fits = all(
         a is None or a == b
-        for a, b in zip(original.input.shape[1:], exported.input.shape[1:], strict=True)
+        for a, b in zip(input_shape_of(original), input_shape_of(exported), strict=True)
     )
     return same_preprocessing and fits
 
@@ -353,11 +400,12 @@ def export(
         batch_size,
         num_verification,
         num_calibration,
+        image_size,
     )
     original = model
     model = prepare_model(model, fuse, include_preprocessing, image_size)
-    if isinstance(representative_data, np.ndarray):
-        _check_image_shape("representative_data", representative_data.shape, model)
+    _check_data_shape("representative_data", representative_data, model)
+    _check_data_shape("verification_data", verification_data, model)
     inputs = _verification_inputs(
         model,
         verification_data if verification_data is not None else representative_data,
@@ -415,7 +463,7 @@ def export(
         "quantization": quantization,
         "opset": opset if format == "onnx" else None,
         "batch_size": batch_size,
-        "input_shape": list(model.input.shape[1:]),
+        "input_shape": list(input_shape_of(model)),
         "fused": bool(fuse),
         "num_verification_inputs": len(inputs),
     }
@@ -438,17 +486,54 @@ def artefact_path(output_dir, name, format, quantization=None):
     return os.path.join(output_dir, f"{name}{suffix}.{format}")
 
 
+def check_export_arguments(model, path, format, **options):
+    """export()'s argument checks alone (nothing is built or written)."""
+    bound = inspect.signature(export).bind(model, path, format, **options)
+    bound.apply_defaults()
+    arguments = bound.arguments
+    _check_arguments(
+        format,
+        arguments["quantization"],
+        arguments["opset"],
+        arguments["representative_data"],
+        arguments["int8_io"],
+        os.fspath(path),
+        arguments["overwrite"],
+        arguments["batch_size"],
+        arguments["num_verification"],
+        arguments["num_calibration"],
+        arguments["image_size"],
+    )
+
+
 def export_artefacts(model, output_dir, targets, name=None, **options):
     """Export to several (format, quantization) targets; returns every ExportResult.
 
-    Unlike export(), a failed verification does not stop the others: check `passed`.
+    Every target's arguments are checked before the first is written. `int8_io` applies
+    to the int8 TFLite targets. Unlike export(), a failed verification does not stop the
+    others: check `passed`.
     """
     name = name or model.name
-    results = []
+    int8_io = options.pop("int8_io", False)
+    if int8_io and not any(quantization == "int8" for _, quantization in targets):
+        raise ValueError(
+            "int8_io=True applies to int8 TFLite targets, and none is asked for; add "
+            f'("tflite", "int8") or drop int8_io. Received: targets={list(targets)!r}'
+        )
+    plan = []
     for format, quantization in targets:
         path = artefact_path(output_dir, name, format, quantization)
+        if any(path == planned for planned, *_ in plan):
+            raise ValueError(f"Each target once, please: {path!r} is asked for twice.")
+        target_options = dict(
+            options, quantization=quantization, int8_io=int8_io and quantization == "int8"
+        )
+        check_export_arguments(model, path, format, **target_options)
+        plan.append((path, format, target_options))
+    results = []
+    for path, format, target_options in plan:
         try:
-            results.append(export(model, path, format, quantization=quantization, **options))
+            results.append(export(model, path, format, **target_options))
         except ExportVerificationError as error:
             results.append(error.result)
     return results

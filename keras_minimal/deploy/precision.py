@@ -53,3 +53,23 @@ def with_dtype_policy(model, policy):
             )
     clone.set_weights(model.get_weights())
     return clone
+
+
+def _nested_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _nested_layers(layer)
+
+
+def check_not_quantized(model, tool):
+    """Refuse a model.quantize()d model: the tools rebuild float graphs from its weights."""
+    quantized = [layer.name for layer in _nested_layers(model) if layer.quantization_mode]
+    if quantized:
+        raise ValueError(
+            f"{tool} works on float models, and {model.name!r} has layers quantised by "
+            f"model.quantize() ({', '.join(quantized[:4])}{', …' if len(quantized) > 4 else ''}). "
+            "Fuse and export the float model, with quantization='int8' for a TFLite int8 file "
+            "(post-training); a Keras-quantised model is exported with Keras' own "
+            "model.export(), unverified by keras_minimal."
+        )

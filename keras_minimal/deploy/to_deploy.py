@@ -1,6 +1,7 @@
 """to_deploy(model): a NEW inference model with everything foldable folded."""
 
 from keras_minimal.deploy import convnext, nfnet, pplcnet, vanillanet
+from keras_minimal.deploy.precision import check_not_quantized
 
 # family → (check that the model can be fused, write fused weights into a deploy-form twin)
 _CONVERTERS = {
@@ -26,6 +27,7 @@ def to_deploy(model):
     from keras_minimal.applications import families
 
     family = families.require_family(model, "to_deploy", _CONVERTERS)
+    check_not_quantized(model, "to_deploy")
     check, fuse_into = _CONVERTERS[family]
     if model.builder_config.get("deploy"):
         copy = families.rebuild(model)

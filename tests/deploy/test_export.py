@@ -267,3 +267,95 @@ def test_artefact_that_fails_in_its_runtime_is_reported(tmp_path):
         "gelu.failed.onnx.report.json",
         "gelu.onnx",
     ]
+
+
+def test_int8_with_a_static_batch_calibrates_with_batches_of_that_size(tmp_path):
+    # PP-LCNet's squeeze-excite reshape carries the static batch: batch-1 calibration broke it.
+    from keras_minimal.applications import PPLCNet
+
+    model = PPLCNet(0.25, classes=10, input_shape=(32, 32, 3))
+    images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    path = str(tmp_path / "m.tflite")
+    result = export(
+        model, path, "tflite", quantization="int8", representative_data=images, batch_size=2
+    )
+    assert result.passed
+    assert _run(path, images[:2]).shape == (2, 10)
+
+
+def test_export_artefacts_checks_every_target_before_writing_any(tmp_path):
+    from keras_minimal.deploy.exporter import export_artefacts
+
+    model = _trained()
+    (tmp_path / "tiny.onnx").write_bytes(b"keep")
+    with pytest.raises(ValueError, match=r"tiny.onnx' already exists"):
+        export_artefacts(model, str(tmp_path), [("saved_model", None), ("onnx", None)], name="tiny")
+    with pytest.raises(ValueError, match="int8 post-training quantisation needs representative"):
+        export_artefacts(model, str(tmp_path), [("saved_model", None), ("tflite", "int8")])
+    assert sorted(os.listdir(tmp_path)) == ["tiny.onnx"]
+    with pytest.raises(ValueError, match="int8_io=True applies to int8 TFLite targets"):
+        export_artefacts(model, str(tmp_path), [("onnx", None)], name="other", int8_io=True)
+
+
+def test_int8_io_applies_to_the_int8_target_only(tmp_path):
+    from keras_minimal.deploy.exporter import export_artefacts
+
+    results = export_artefacts(
+        _trained(),
+        str(tmp_path),
+        [("saved_model", None), ("tflite", "int8")],
+        name="tiny",
+        representative_data=np.concatenate([FIXTURE.inputs] * 4),
+        int8_io=True,
+    )
+    assert [r.passed for r in results] == [True, True]
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tmp_path / "tiny_int8.tflite"))
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+
+
+def test_a_keras_quantized_model_is_refused_with_what_to_do(tmp_path):
+    from keras_minimal.deploy import to_deploy
+
+    model = _trained()
+    model.quantize("int8")
+    for call in (lambda: to_deploy(model), lambda: export(model, str(tmp_path / "m.onnx"), "onnx")):
+        with pytest.raises(
+            ValueError, match=r"quantised by model.quantize\(\) \(stem2_conv, stages_0_conv1"
+        ):
+            call()
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_sequential_model_exports(tmp_path):
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3),
+        ]
+    )
+    assert export(model, str(tmp_path / "m.tflite"), "tflite", fuse=False).passed
+
+
+def test_data_that_is_not_a_batch_of_images_is_named(tmp_path):
+    model = _trained()
+    with pytest.raises(ValueError, match=r"add the batch axis.*Received: shape \(64, 64, 3\)"):
+        export(model, str(tmp_path / "m.onnx"), "onnx", verification_data=FIXTURE.inputs[0])
+    wrong = [np.zeros((2, 32, 32, 3), "float32")] * 3
+    with pytest.raises(
+        ValueError, match=r"representative_data must hold images of .*\(64, 64, 3\)"
+    ):
+        export(
+            model,
+            str(tmp_path / "m.tflite"),
+            "tflite",
+            quantization="int8",
+            representative_data=wrong,
+        )
+    for bad in (40.0, "40", 0):
+        with pytest.raises(ValueError, match=rf"image_size must be a positive integer.*{bad!r}"):
+            export(model, str(tmp_path / "m.onnx"), "onnx", image_size=bad)
+    assert os.listdir(tmp_path) == []

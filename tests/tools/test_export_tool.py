@@ -118,3 +118,12 @@ def test_int8_calibrates_a_model_without_preprocessing_on_normalised_images(tmp_
     normalised = (rgb / 255.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
     # Asymmetric int8 input: 255 steps over the calibration range (which includes 0).
     assert scale == pytest.approx((normalised.max() - normalised.min()) / 255, rel=0.02)
+
+
+def test_quantization_without_a_tflite_target_is_a_usage_error(tmp_path):
+    result = _run(
+        "--model=vanillanet_5", "--formats=onnx", "--quantization=int8", f"--output={tmp_path}"
+    )
+    assert result.returncode == 1
+    assert "--quantization=int8 applies to TFLite only; add tflite to --formats" in result.stderr
+    assert os.listdir(tmp_path) == []
