@@ -103,9 +103,20 @@ def finish_model(model_class, inputs, outputs, architecture, weights, input_tens
     return model
 
 
-def check_head(include_top, pooling, classes):
-    """Check pooling and classes (keras.applications ignores classes without the top);
-    returns classes as an int where it is one."""
+def check_applications_arguments(
+    weights, include_top, pooling, classes, classifier_activation, variant
+):
+    """Check the keras.applications arguments before anything is built; returns classes
+    as an int where it is one (keras.applications ignores classes without the top)."""
+    from keras_minimal.weights.arguments import check_weights_argument
+
+    check_weights_argument(
+        weights,
+        include_top=include_top,
+        classes=classes,
+        variant=variant,
+        classifier_activation=classifier_activation,
+    )
     if pooling not in POOLING_CHOICES:
         raise ValueError(
             f"pooling must be one of {POOLING_CHOICES} (used when include_top=False). "

@@ -71,15 +71,9 @@ def _build(config, **kwargs):
     )
 
 
-def _features(model):
-    return keras.ops.convert_to_numpy(model(FIXTURE.inputs, training=False))
-
-
-def test_download_convert_and_cache(tiny_published_variant, monkeypatch):
-    config = tiny_published_variant
-    model = _build(config)
-    assert model.variant == "vanillanet_tiny"
-    expected = load_reference(
+def _converted_directly(config):
+    """The fixture's checkpoint loaded without download or cache, as _build's model."""
+    return load_reference(
         VanillaNet(
             config["dims"],
             config["strides"],
@@ -89,6 +83,17 @@ def test_download_convert_and_cache(tiny_published_variant, monkeypatch):
         ),
         FIXTURE.state_dict,
     )
+
+
+def _features(model):
+    return keras.ops.convert_to_numpy(model(FIXTURE.inputs, training=False))
+
+
+def test_download_convert_and_cache(tiny_published_variant, monkeypatch):
+    config = tiny_published_variant
+    model = _build(config)
+    assert model.variant == "vanillanet_tiny"
+    expected = _converted_directly(config)
     np.testing.assert_allclose(_features(model), _features(expected), rtol=1e-6)
     cached = imagenet_weights.converted_weights_path(model)
     assert re.fullmatch(r"vanillanet_tiny_notop-[0-9a-f]{8}\.weights\.h5", os.path.basename(cached))
@@ -191,16 +196,7 @@ def test_a_bfloat16_model_does_not_write_the_cache_a_float32_model_reads(tiny_pu
         imagenet_weights.converted_weights_path(float32)
     )
     # Direct conversion of the checkpoint, no cache: bit-for-bit the same weights.
-    direct = load_reference(
-        VanillaNet(
-            config["dims"],
-            config["strides"],
-            include_top=False,
-            include_preprocessing=False,
-            input_shape=(64, 64, 3),
-        ),
-        FIXTURE.state_dict,
-    )
+    direct = _converted_directly(config)
     for ours, expected in zip(float32.get_weights(), direct.get_weights(), strict=True):
         np.testing.assert_array_equal(ours, expected)
 

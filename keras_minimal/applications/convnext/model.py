@@ -20,7 +20,6 @@ from keras_minimal.applications.convnext.variants import find_variant
 from keras_minimal.layers import ExactGELU, LayerScale, StochasticDepth
 from keras_minimal.layers.initializers import reference_trunc_normal
 from keras_minimal.validation import check_ints, check_rate
-from keras_minimal.weights.arguments import check_weights_argument
 
 LAYER_NORM_EPSILON = 1e-6
 STEM_STRIDE = 4
@@ -152,14 +151,9 @@ def ConvNeXt(
     drop_path_rate = 0.0 if deploy else check_rate("drop_path_rate", drop_path_rate)
     _check_architecture(depths, dims, head_init_scale)
     variant = find_variant(depths, dims) if layer_scale_init_value else None
-    check_weights_argument(
-        weights,
-        include_top=include_top,
-        classes=classes,
-        variant=variant,
-        classifier_activation=classifier_activation,
+    classes = backbone.check_applications_arguments(
+        weights, include_top, pooling, classes, classifier_activation, variant
     )
-    classes = backbone.check_head(include_top, pooling, classes)
     input_shape = backbone.resolve_input_shape(input_shape, input_tensor)
     backbone.check_channels(input_shape, include_preprocessing, weights)
     backbone.check_min_size(input_shape, min_input_size(len(depths)), variant or name)

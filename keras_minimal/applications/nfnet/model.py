@@ -36,7 +36,6 @@ from keras_minimal.layers.scaled_activation import gelu_approximate
 from keras_minimal.layers.ws_conv2d import STANDARDIZATIONS
 from keras_minimal.training.agc.model import AdaptiveGradientClipping
 from keras_minimal.validation import check_int, check_ints, check_rate
-from keras_minimal.weights.arguments import check_weights_argument
 
 # γ: the gain that makes act(x) unit-variance for x ~ N(0, 1) (DeepMind nfnets base.py).
 NONLINEARITY_GAINS = {
@@ -344,19 +343,14 @@ def NFNet(
         drop_rate = VARIANTS[variant].drop_rate if variant else 0.0
     drop_rate = check_rate("drop_rate", drop_rate)
     drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
-    check_weights_argument(
-        weights,
-        include_top=include_top,
-        classes=classes,
-        variant=variant,
-        classifier_activation=classifier_activation,
+    classes = backbone.check_applications_arguments(
+        weights, include_top, pooling, classes, classifier_activation, variant
     )
     if weights == "imagenet" and not VARIANTS[variant].checkpoint_file:
         raise ValueError(
             f'weights="imagenet" do not exist for {variant}: DeepMind released F0–F6 only '
             "(timm's dm_nfnet_f0 … f6). Pass weights=None or the path of your own weights."
         )
-    classes = backbone.check_head(include_top, pooling, classes)
     input_shape = backbone.resolve_input_shape(input_shape, input_tensor)
     backbone.check_channels(input_shape, include_preprocessing, weights)
 

@@ -33,7 +33,6 @@ from keras_minimal.applications.pplcnet.variants import (
     find_variant,
 )
 from keras_minimal.validation import check_rate
-from keras_minimal.weights.arguments import check_weights_argument
 
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9  # PyTorch's momentum=0.1, Paddle's momentum=0.9
@@ -166,14 +165,9 @@ def PPLCNet(
     _check_scale(scale, weights, include_top, head_bias)
     dropout_rate = check_rate("dropout_rate", dropout_rate)
     variant = find_variant(scale) if class_expand == HEAD_WIDTH else None
-    check_weights_argument(
-        weights,
-        include_top=include_top,
-        classes=classes,
-        variant=variant,
-        classifier_activation=classifier_activation,
+    classes = backbone.check_applications_arguments(
+        weights, include_top, pooling, classes, classifier_activation, variant
     )
-    classes = backbone.check_head(include_top, pooling, classes)
     input_shape = backbone.resolve_input_shape(input_shape, input_tensor)
     backbone.check_channels(input_shape, include_preprocessing, weights)
     backbone.check_min_size(input_shape, TOTAL_STRIDE, variant or name)

@@ -25,7 +25,6 @@ from keras_minimal.layers import AdaptiveMaxPooling2D, DeepTrainingActivation, S
 from keras_minimal.layers.deep_training_activation import check_act_learn, deep_training_layers
 from keras_minimal.layers.initializers import reference_trunc_normal
 from keras_minimal.validation import check_int, check_ints, check_rate
-from keras_minimal.weights.arguments import check_weights_argument
 
 BN_EPSILON = 1e-6
 BN_MOMENTUM = 0.9  # PyTorch's momentum=0.1
@@ -186,14 +185,9 @@ def VanillaNet(
     drop_rate = check_rate("drop_rate", drop_rate)
     _check_architecture(dims, strides, ada_pool)
     variant = find_variant(dims, strides, ada_pool) if act_num == 3 else None
-    check_weights_argument(
-        weights,
-        include_top=include_top,
-        classes=classes,
-        variant=variant,
-        classifier_activation=classifier_activation,
+    classes = backbone.check_applications_arguments(
+        weights, include_top, pooling, classes, classifier_activation, variant
     )
-    classes = backbone.check_head(include_top, pooling, classes)
     # Adaptive pooling places its bins for a static size: the ada_pool model's is 224².
     default_shape = (224, 224, 3) if ada_pool else (None, None, 3)
     input_shape = backbone.resolve_input_shape(input_shape, input_tensor, default_shape)
