@@ -127,14 +127,15 @@ def fuse_hard_swish(model):
 
 
 def pointwise_matmuls_to_conv(model):
-    """Replace each NCHW→NHWC, Reshape, MatMul(W), Reshape, [+ b], →NCHW chain by a 1×1 Conv.
+    """Replace each NCHW→NHWC, Reshape, MatMul(W), Reshape, [+ b], [ReLU], →NCHW chain by a
+    1×1 Conv [and ReLU].
 
     Returns the number replaced.
     """
     from onnx import helper, numpy_helper
 
     g = _Graph(model.graph)
-    removed, replacement, new_initializers = set(), {}, []
+    removed, replacement, new_initializers, replaced = set(), {}, [], 0
     for t1, node in enumerate(g.nodes):
         if node.op_type != "Transpose" or g.attribute(t1, "perm") != _TO_NHWC:
             continue
@@ -155,7 +156,10 @@ def pointwise_matmuls_to_conv(model):
             if g.constants.get(b) is not None and g.constants[b].shape == kernel.shape[1:]:
                 chain.append(add)
                 bias = [b]
-        t2 = g.only_consumer(g.nodes[chain[-1]].output[0], "Transpose")
+        # Without a pool after it (stride-1 stages), tf2onnx moves the next ReLU before the
+        # Transpose; a ReLU is the same in either layout, so it follows the Conv.
+        relu = g.only_consumer(g.nodes[chain[-1]].output[0], "Relu")
+        t2 = g.only_consumer(g.nodes[chain[-1] if relu is None else relu].output[0], "Transpose")
         if t2 is None or g.attribute(t2, "perm") != _TO_NCHW:
             continue
         weights_name = f"{g.nodes[matmul].input[1]}/conv1x1"
@@ -163,16 +167,26 @@ def pointwise_matmuls_to_conv(model):
             numpy_helper.from_array(np.ascontiguousarray(kernel.T[:, :, None, None]), weights_name)
         )
         removed.update(chain)
-        replacement[t2] = helper.make_node(
+        replaced += 1
+        conv_name = f"{g.nodes[matmul].name}/Conv1x1"
+        conv_output = g.nodes[t2].output[0] if relu is None else f"{conv_name}:0"
+        conv = helper.make_node(
             "Conv",
             [node.input[0], weights_name, *bias],
-            [g.nodes[t2].output[0]],
-            name=f"{g.nodes[matmul].name}/Conv1x1",
+            [conv_output],
+            name=conv_name,
             kernel_shape=[1, 1],
         )
+        if relu is None:
+            replacement[t2] = conv
+        else:
+            replacement[relu] = conv
+            replacement[t2] = helper.make_node(
+                "Relu", [conv_output], [g.nodes[t2].output[0]], name=f"{conv_name}/Relu"
+            )
     if replacement:
         g.rebuild(removed, replacement, new_initializers)
-    return len(replacement)
+    return replaced
 
 
 def optimize_onnx_file(path):

@@ -79,18 +79,22 @@ def test_exported_pplcnet_uses_hard_swish_and_keeps_parity(tmp_path):
     assert op_types.count("Clip") == 2  # only the two SE hard-sigmoids remain
 
 
-def _pointwise_dense_graph(with_bias=True):
-    """A 1×1 convolution as tf2onnx writes a channel-axis Dense between NCHW convolutions."""
+def _pointwise_dense_graph(with_bias=True, with_relu=False):
+    """A 1×1 convolution as tf2onnx writes a channel-axis Dense between NCHW convolutions
+    (with a ReLU before the Transpose back when no pool follows the Dense)."""
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(4, 6)).astype("float32")
     bias = rng.normal(size=(6,)).astype("float32")
     last = "biased" if with_bias else "flat_out"
+    relu = [helper.make_node("Relu", [last], ["relu"])] if with_relu else []
+    last = "relu" if with_relu else last
     nodes = [
         helper.make_node("Transpose", ["x"], ["nhwc"], perm=[0, 2, 3, 1]),
         helper.make_node("Reshape", ["nhwc", "to_rows"], ["rows"]),
         helper.make_node("MatMul", ["rows", "kernel"], ["product"]),
         helper.make_node("Reshape", ["product", "to_image"], ["flat_out"]),
         *([helper.make_node("Add", ["flat_out", "bias"], ["biased"])] if with_bias else []),
+        *relu,
         helper.make_node("Transpose", [last], ["y"], perm=[0, 3, 1, 2]),
     ]
     graph = helper.make_graph(
@@ -110,13 +114,16 @@ def _pointwise_dense_graph(with_bias=True):
 
 
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_channel_axis_matmul_becomes_a_1x1_conv(with_bias):
-    model, kernel, bias = _pointwise_dense_graph(with_bias)
+@pytest.mark.parametrize("with_relu", [False, True])
+def test_channel_axis_matmul_becomes_a_1x1_conv(with_bias, with_relu):
+    model, kernel, bias = _pointwise_dense_graph(with_bias, with_relu)
     x = np.random.default_rng(1).normal(size=(2, 4, 3, 5)).astype("float32")
     assert pointwise_matmuls_to_conv(model) == 1
     onnx.checker.check_model(model)
-    assert [node.op_type for node in model.graph.node] == ["Conv"]
+    assert [node.op_type for node in model.graph.node] == ["Conv"] + ["Relu"] * with_relu
     expected = np.einsum("nchw,cd->ndhw", x, kernel) + bias[None, :, None, None]
+    if with_relu:
+        expected = np.maximum(expected, 0.0)
     np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -129,7 +136,10 @@ def test_exported_vanillanet_runs_its_dense_layers_as_convolutions(tmp_path, bat
     from keras_minimal.applications import VanillaNet
     from keras_minimal.deploy import export
 
-    model = VanillaNet((16, 32, 48), (2, 2), classes=5, classifier_activation=None, deploy=True)
+    # The stride-1 last stage has no pool between its 1×1 convolution and the ReLU.
+    model = VanillaNet(
+        (16, 32, 48, 48), (2, 2, 1), classes=5, classifier_activation=None, deploy=True
+    )
     rng = np.random.default_rng(0)
     for variable in model.trainable_weights:  # non-zero biases: tf2onnx must keep their Adds
         variable.assign(rng.normal(0, 0.1, variable.shape).astype("float32"))
@@ -137,7 +147,7 @@ def test_exported_vanillanet_runs_its_dense_layers_as_convolutions(tmp_path, bat
     result = export(model, path, "onnx", batch_size=batch_size, image_size=64)
     assert result.passed and result.checks[-1].max_rel_error <= 1e-4
     op_types = [node.op_type for node in onnx.load(path).graph.node]
-    # stem conv, two stage 1×1 convs, three depthwise series activations; only the
+    # stem conv, three stage 1×1 convs, four depthwise series activations; only the
     # classifier (on pooled vectors) stays a MatMul, and one Transpose brings NHWC input in.
-    assert op_types.count("Conv") == 6 and op_types.count("MatMul") + op_types.count("Gemm") == 1
+    assert op_types.count("Conv") == 8 and op_types.count("MatMul") + op_types.count("Gemm") == 1
     assert op_types.count("Transpose") == 1 and "Reshape" not in op_types
