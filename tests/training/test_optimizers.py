@@ -118,6 +118,10 @@ def test_make_optimizer_from_a_recipe():
     recipe = get_recipe("vanillanet_6")
     optimizer = make_optimizer(recipe, model, global_batch_size=256, steps_per_epoch=10)
     assert isinstance(optimizer, Lamb) and optimizer.use_ema
+    # Official main.py: --opt_eps 1e-8 reaches timm's Lamb through create_optimizer.
+    assert optimizer.epsilon == 1e-8
+    default = make_optimizer(dataclasses.replace(recipe, optimizer_epsilon=None), model, 256, 10)
+    assert default.epsilon == 1e-6  # timm Lamb's own default
     assert optimizer.ema_momentum == pytest.approx(0.99996)
     schedule = optimizer._learning_rate
     assert schedule.peak == pytest.approx(4.8e-3 / 4) and schedule.total_steps == 3000

@@ -10,6 +10,8 @@ OPTIMIZERS = ("lamb", "adamw", "sgd")
 # Variable names (the last path component) that are never decayed whatever their rank:
 # NFNet's WSConv gains are (1, 1, 1, out)-shaped in some layouts.
 NO_DECAY_NAMES = ("bias", "gain", "gamma", "beta")
+DEFAULT_LAMB_EPSILON = 1e-6  # timm.optim.Lamb's default
+DEFAULT_ADAMW_EPSILON = 1e-8  # torch.optim.AdamW's default
 
 
 def no_weight_decay(variable):
@@ -62,10 +64,13 @@ def make_optimizer(recipe, model, global_batch_size, steps_per_epoch, epochs=Non
         use_ema=recipe.ema_decay is not None,
         ema_momentum=recipe.ema_decay if recipe.ema_decay is not None else 0.99,
     )
+    epsilon = recipe.optimizer_epsilon
     if recipe.optimizer == "lamb":
-        optimizer = Lamb(schedule, epsilon=1e-6, global_clipnorm=1.0, **common)
+        epsilon = DEFAULT_LAMB_EPSILON if epsilon is None else epsilon
+        optimizer = Lamb(schedule, epsilon=epsilon, global_clipnorm=1.0, **common)
     elif recipe.optimizer == "adamw":
-        optimizer = AdamW(schedule, epsilon=1e-8, weight_decay_mode="decoupled", **common)
+        epsilon = DEFAULT_ADAMW_EPSILON if epsilon is None else epsilon
+        optimizer = AdamW(schedule, epsilon=epsilon, weight_decay_mode="decoupled", **common)
     else:
         optimizer = SGD(
             schedule,

@@ -22,6 +22,8 @@ class Recipe:
     warmup_epochs: float
     min_learning_rate: float = 0.0
     momentum: float = 0.9  # SGD momentum
+    # The optimizer's ε; None: the optimizer's own default (timm Lamb 1e-6, AdamW 1e-8).
+    optimizer_epsilon: float | None = None
     nesterov: bool = False
     layer_decay: float | None = None  # layer-wise lr decay factor
     layer_decay_num_layers: int | None = None

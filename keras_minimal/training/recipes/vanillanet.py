@@ -1,6 +1,7 @@
 """VanillaNet-5 … 10: the official README's commands (8 GPUs × 128 = batch 1024, 300 epochs).
 
-Unlisted flags take the official main.py defaults: 5 warmup epochs, min lr 1e-6,
+Unlisted flags take the official main.py defaults: 5 warmup epochs, min lr 1e-6, LAMB
+ε 1e-8 (--opt_eps; create_optimizer passes it to timm's Lamb, whose own default is 1e-6),
 cutmix 1.0 with switch probability 0.5, label smoothing 0.1 (inside the BCE
 targets), random erasing 0.25, color jitter 0.4, bicubic, crop_pct 0.875.
 VanillaNet-11 … 13 have no published training recipe.
@@ -18,6 +19,7 @@ def _vanillanet(model, learning_rate, weight_decay, mixup, layer_decay=None, lay
         epochs=300,
         global_batch_size=1024,
         optimizer="lamb",
+        optimizer_epsilon=1e-8,  # main.py --opt_eps default, passed to timm's Lamb (not 1e-6)
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         warmup_epochs=5,
