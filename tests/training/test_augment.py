@@ -82,6 +82,35 @@ def test_switch_probability_and_label_smoothing():
     assert 8 < sum(kinds) < 32  # switch_prob 0.5 between the two
 
 
+def test_half_mode_mixes_up_the_first_half_and_cuts_the_second_with_a_lambda_each():
+    n, size = 8, 16
+    images, labels = _batch(n, size)
+    x = images.numpy()
+    mixed, targets = mix_batch(
+        images, labels, tf.constant([3, 4]), n, mixup_alpha=0.2, cutmix_alpha=1.0, mode="half"
+    )
+    mixed, targets = mixed.numpy(), targets.numpy()
+    lams = targets[np.arange(n), np.arange(n)]
+    np.testing.assert_allclose(targets[np.arange(n), np.arange(n)[::-1]], 1 - lams, rtol=1e-5)
+    for i in range(n // 2):  # MixUp: a blend with the reversed batch, weight λ_i
+        np.testing.assert_allclose(mixed[i], lams[i] * x[i] + (1 - lams[i]) * x[n - 1 - i], 1e-5)
+    for i in range(n // 2, n):  # CutMix: a box of the partner covering 1 − λ_i of the image
+        from_partner = mixed[i, :, :, 0] == x[n - 1 - i, 0, 0, 0]
+        assert np.isin(mixed[i], [x[i, 0, 0, 0], x[n - 1 - i, 0, 0, 0]]).all()
+        np.testing.assert_allclose(from_partner.mean(), 1 - lams[i], atol=1e-6)
+    assert len(np.unique(np.round(lams, 6))) == n  # a λ per example, not per batch
+
+
+def test_nfnet_recipe_mixes_halves_and_half_mode_needs_both_alphas():
+    from keras_minimal.training.recipes import get_recipe
+
+    assert Augmentation.from_recipe(get_recipe("nfnet_f0"), 10, "keras").mix_mode == "half"
+    with pytest.raises(ValueError, match='mix_mode="half" .* needs both alphas'):
+        Augmentation(10, mixup_alpha=0.2, mix_mode="half")
+    with pytest.raises(ValueError, match="mix_mode must be one of"):
+        Augmentation(10, mixup_alpha=0.2, mix_mode="elem")
+
+
 def test_no_mixing_when_prob_is_zero():
     images, labels = _batch()
     mixed, targets = mix_batch(images, labels, tf.constant([0, 0]), 6, mixup_alpha=1.0, prob=0.0)

@@ -11,7 +11,7 @@ from keras_minimal.training.augment.autoaugment import (
     parse_autoaugment,
 )
 from keras_minimal.training.augment.color_jitter import color_jitter
-from keras_minimal.training.augment.mixing import mix_batch, smoothed_one_hot
+from keras_minimal.training.augment.mixing import MIX_MODES, mix_batch, smoothed_one_hot
 from keras_minimal.training.augment.policy import is_randaugment
 from keras_minimal.training.augment.randaugment import RandAugment
 from keras_minimal.training.augment.random_erasing import random_erasing
@@ -34,6 +34,9 @@ class Augmentation:
         color_jitter: strength, used only without Rand/AutoAugment (as timm does).
         random_erasing: probability of erasing a box.
         mixup_alpha, cutmix_alpha, mixup_prob, switch_prob: timm Mixup arguments.
+        mix_mode: "batch" (timm: one λ and one of MixUp/CutMix per batch) or "half"
+            (DeepMind's NFNet: MixUp on half of each batch, CutMix on the other half, a λ
+            per example; needs both alphas).
         label_smoothing: in the targets.
     """
 
@@ -51,6 +54,7 @@ class Augmentation:
         mixup_prob=1.0,
         switch_prob=0.5,
         label_smoothing=0.0,
+        mix_mode="batch",
     ):
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer. Received: {num_classes!r}")
@@ -67,7 +71,18 @@ class Augmentation:
                 f"Mixing alphas must be ≥ 0. Received: mixup_alpha={mixup_alpha}, "
                 f"cutmix_alpha={cutmix_alpha}"
             )
+        if mix_mode not in MIX_MODES:
+            raise ValueError(
+                f"mix_mode must be one of {MIX_MODES}. Received: mix_mode={mix_mode!r}"
+            )
+        if mix_mode == "half" and not (mixup_alpha > 0 and cutmix_alpha > 0):
+            raise ValueError(
+                'mix_mode="half" applies MixUp and CutMix to a half of each batch each and '
+                "needs both alphas > 0. Received: "
+                f"mixup_alpha={mixup_alpha}, cutmix_alpha={cutmix_alpha}"
+            )
         self.num_classes = num_classes
+        self.mix_mode = mix_mode
         self.randaugment = self.autoaugment = None
         if randaugment and is_randaugment(randaugment):
             self.randaugment = RandAugment(randaugment, randaugment_backend)
@@ -98,6 +113,7 @@ class Augmentation:
             mixup_prob=recipe.mixup_prob,
             switch_prob=recipe.mixup_switch_prob,
             label_smoothing=recipe.label_smoothing,
+            mix_mode=recipe.mix_mode,
         )
 
     @property
@@ -129,6 +145,7 @@ class Augmentation:
             prob=self.mixup_prob,
             switch_prob=self.switch_prob,
             label_smoothing=self.label_smoothing,
+            mode=self.mix_mode,
         )
 
     def eval_targets(self, images, labels):

@@ -1,12 +1,19 @@
-"""MixUp and CutMix with timm's semantics (timm.data.Mixup, mode="batch"), stateless.
+"""MixUp and CutMix, stateless, in two modes.
 
-Per batch: with probability `prob` mix; if both alphas are set, CutMix with probability
-`switch_prob`, else MixUp; λ ~ Beta(α, α). Each image is mixed with the batch in reverse
-order (x.flip(0)); CutMix pastes a box of area ≈ (1 − λ) and corrects λ to the pasted
-area. Targets: one-hot with label smoothing (off = s/C, on = 1 − s + off), mixed with λ.
+- "batch" (timm.data.Mixup, mode="batch"): per batch, with probability `prob` mix; if both
+  alphas are set, CutMix with probability `switch_prob`, else MixUp; one λ ~ Beta(α, α)
+  for the whole batch.
+- "half" (DeepMind's NFNet pipeline, dataset.py my_mixup_cutmix): MixUp on the first half
+  of every batch and CutMix on the second, each example with its own λ (and box).
+
+Each image is mixed with the batch in reverse order (x.flip(0)); CutMix pastes a box of
+area ≈ (1 − λ) and corrects λ to the pasted area. Targets: one-hot with label smoothing
+(off = s/C, on = 1 − s + off), mixed with λ.
 """
 
 import tensorflow as tf
+
+MIX_MODES = ("batch", "half")
 
 
 def smoothed_one_hot(labels, num_classes, smoothing=0.0):
@@ -14,22 +21,24 @@ def smoothed_one_hot(labels, num_classes, smoothing=0.0):
     return tf.one_hot(labels, num_classes, on_value=1.0 - smoothing + off, off_value=off)
 
 
-def sample_beta(seed, alpha):
-    """λ ~ Beta(alpha, alpha) from two stateless Gamma draws."""
-    a = tf.random.stateless_gamma([], tf.random.experimental.stateless_fold_in(seed, 0), alpha)
-    b = tf.random.stateless_gamma([], tf.random.experimental.stateless_fold_in(seed, 1), alpha)
+def sample_beta(seed, alpha, shape=()):
+    """λ ~ Beta(alpha, alpha) (independently for each element of `shape`) from two
+    stateless Gamma draws."""
+    a = tf.random.stateless_gamma(shape, tf.random.experimental.stateless_fold_in(seed, 0), alpha)
+    b = tf.random.stateless_gamma(shape, tf.random.experimental.stateless_fold_in(seed, 1), alpha)
     return a / (a + b)
 
 
 def cutmix_box(height, width, lam, seed):
-    """timm rand_bbox: a box of side √(1 − λ)·size centred uniformly (clipped at the border).
+    """timm rand_bbox: a box of side √(1 − λ)·size centred uniformly (clipped at the border);
+    one box per element of `lam` (a scalar or a vector).
     Returns (top, bottom, left, right) and the corrected λ = 1 − box area / image area."""
     ratio = tf.sqrt(1.0 - lam)
     cut_h = tf.cast(tf.cast(height, tf.float32) * ratio, tf.int32)
     cut_w = tf.cast(tf.cast(width, tf.float32) * ratio, tf.int32)
-    cy = tf.random.stateless_uniform([], seed, 0, height, dtype=tf.int32)
+    cy = tf.random.stateless_uniform(tf.shape(lam), seed, 0, height, dtype=tf.int32)
     cx = tf.random.stateless_uniform(
-        [], tf.random.experimental.stateless_fold_in(seed, 1), 0, width, dtype=tf.int32
+        tf.shape(lam), tf.random.experimental.stateless_fold_in(seed, 1), 0, width, dtype=tf.int32
     )
     top = tf.clip_by_value(cy - cut_h // 2, 0, height)
     bottom = tf.clip_by_value(cy + cut_h // 2, 0, height)
@@ -41,11 +50,12 @@ def cutmix_box(height, width, lam, seed):
 
 
 def box_mask(height, width, box):
-    top, bottom, left, right = box
-    rows = tf.range(height)[:, None]
-    cols = tf.range(width)[None, :]
+    """(n, H, W, 1) booleans, true inside each box (n = 1 for scalar box corners)."""
+    top, bottom, left, right = (tf.reshape(edge, [-1, 1, 1]) for edge in box)
+    rows = tf.range(height)[None, :, None]
+    cols = tf.range(width)[None, None, :]
     inside = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
-    return inside[None, :, :, None]
+    return inside[..., None]
 
 
 def mix_batch(
@@ -58,8 +68,13 @@ def mix_batch(
     prob=1.0,
     switch_prob=0.5,
     label_smoothing=0.0,
+    mode="batch",
 ):
     """(mixed images, soft targets) for a batch of NHWC images and int labels."""
+    if mode == "half":
+        return _mix_halves(
+            images, labels, seed, num_classes, mixup_alpha, cutmix_alpha, prob, label_smoothing
+        )
     fold = tf.random.experimental.stateless_fold_in
     mix = tf.random.stateless_uniform([], fold(seed, 0)) < prob
     if mixup_alpha > 0 and cutmix_alpha > 0:
@@ -96,3 +111,29 @@ def mix_batch(
     targets = smoothed_one_hot(labels, num_classes, label_smoothing)
     targets = targets * lam + tf.reverse(targets, axis=[0]) * (1.0 - lam)
     return mixed, targets
+
+
+def _mix_halves(images, labels, seed, num_classes, mixup_alpha, cutmix_alpha, prob, smoothing):
+    """DeepMind's NFNet mixing: MixUp (λ ~ Beta(mixup_alpha)) on the first ⌊n/2⌋ examples,
+    CutMix (λ ~ Beta(cutmix_alpha), 1.0: uniform area) on the rest, one λ per example."""
+    fold = tf.random.experimental.stateless_fold_in
+    n, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    mix = tf.random.stateless_uniform([], fold(seed, 0)) < prob
+    lam_mixup = sample_beta(fold(seed, 3), mixup_alpha, [n])
+    box, lam_cutmix = cutmix_box(
+        height, width, sample_beta(fold(seed, 2), cutmix_alpha, [n]), fold(seed, 4)
+    )
+    is_mixup = tf.range(n) < n // 2
+    lam = tf.where(mix, tf.where(is_mixup, lam_mixup, lam_cutmix), 1.0)
+
+    def mixed():
+        partners = tf.reverse(images, axis=[0])
+        weight = tf.cast(lam_mixup, images.dtype)[:, None, None, None]
+        blended = images * weight + partners * (1.0 - weight)
+        pasted = tf.where(box_mask(height, width, box), partners, images)
+        return tf.where(is_mixup[:, None, None, None], blended, pasted)
+
+    mixed_images = tf.cond(mix, mixed, lambda: images)
+    targets = smoothed_one_hot(labels, num_classes, smoothing)
+    lam = lam[:, None]
+    return mixed_images, targets * lam + tf.reverse(targets, axis=[0]) * (1.0 - lam)

@@ -12,7 +12,9 @@ the schema has no field for:
 - AGC (agc_clipping, λ = 0.01, ε = 1e-3) clips every parameter but the final linear
   layer's weight (DeepMind clips its bias; our default exclusion leaves the whole
   classifier out, as timm does): model.enable_adaptive_gradient_clipping(0.01).
-- MixUp (α = 0.2) on half of each batch and CutMix (uniform area) on the other half,
+- MixUp (α = 0.2) on half of each batch and CutMix (uniform area) on the other half, a λ
+  per example (mix_mode="half"; DeepMind draws the two images of a pair from a batch of
+  twice the size, we pair each image with the batch in reverse order as timm does),
   RandAugment with 4 layers of magnitude 5 (F0), 10 (F1, F2) or 15 (F3–F7), DeepMind's
   TF implementation; the timm policy strings below are the nearest equivalent (timm, and
   so this library, clip a magnitude above mmax = 10 to 10: F3–F7 run at full severity).
@@ -75,7 +77,7 @@ def _nfnet(row):
         mixup_alpha=0.2,
         cutmix_alpha=1.0,
         mixup_prob=1.0,
-        mixup_switch_prob=0.5,
+        mix_mode="half",
         randaugment=f"rand-m{row.randaugment_magnitude}-n4",
         ema_decay=0.99999,
         model_kwargs={"drop_rate": row.drop_rate, "drop_path_rate": 0.25},

@@ -33,6 +33,7 @@ class Recipe:
     cutmix_alpha: float = 0.0
     mixup_prob: float = 1.0
     mixup_switch_prob: float = 0.5
+    mix_mode: str = "batch"  # timm's per-batch mixing; "half": DeepMind's NFNet halves
     randaugment: str | None = None  # timm policy string, e.g. "rand-m9-mstd0.5-inc1"
     color_jitter: float | None = None
     random_erasing: float = 0.0
