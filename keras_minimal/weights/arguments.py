@@ -1,6 +1,7 @@
 """The `weights=` argument of every constructor: None, "imagenet" or a file."""
 
 import os
+import warnings
 
 WEIGHTS_CHOICES = 'None, "imagenet", or the path of a .weights.h5 file or a reference checkpoint'
 
@@ -76,15 +77,27 @@ def apply_weights_argument(model, weights):
 
 def load_keras_weights(model, path):
     """model.load_weights, except that a deploy-graph model also takes the training graph's
-    file (tools/train.py's final_ema.weights.h5), which is loaded there and fused."""
+    file (tools/train.py's final_ema.weights.h5), which is loaded there and fused.
+
+    Keras' warnings from the direct attempt (layers it skipped, "will retain their
+    freshly-initialized weights") are passed on only when that attempt is the result: when
+    it fails, they describe a load that did not happen.
+    """
     try:
-        model.load_weights(path)
-        return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_weights(path)
     except Exception as error:
         failure = ValueError(
             f"Could not load {path!r} into {model.name}: {error}. The file must come "
             "from model.save_weights() of the same architecture."
         )
+    else:
+        for warning in caught:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+        return
     if not model.builder_config.get("deploy"):
         raise failure from None
     trained = _training_graph_of(model)

@@ -344,3 +344,19 @@ def test_a_checkpoint_with_another_number_of_classes_says_so():
         r"include_top=False",
     ):
         load_reference(_model(classes=7), FIXTURE.state_dict)
+
+
+def test_deploy_model_from_training_keras_weights_warns_of_no_skipped_layers(tmp_path):
+    # The direct load of the training graph's file into the deploy graph fails (and falls
+    # back to load-then-fuse); Keras' warnings from that failed attempt ("Affected layers will
+    # retain their freshly-initialized weights") described a load that did not happen.
+    import warnings
+
+    path = tmp_path / "final_ema.weights.h5"
+    load_reference(_model(), FIXTURE.state_dict).save_weights(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fused = _model(deploy=True, weights=str(path))
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "freshly-initialized" in m], messages
+    assert_matches_reference(_outputs(fused), FIXTURE.outputs["deploy"])
