@@ -162,7 +162,7 @@ class Trainer:
 
     def _build_model(self, model, model_kwargs):
         if callable(model):
-            return model()
+            return self._check_classes(model())
         from keras_minimal.applications import create_model
 
         train_size, eval_size = self.recipe.train_image_size, self.recipe.eval_image_size
@@ -172,6 +172,25 @@ class Trainer:
         side = train_size if train_size == eval_size else None
         kwargs.setdefault("input_shape", (side, side, 3))
         return create_model(model, classes=self.num_classes, classifier_activation=None, **kwargs)
+
+    def _check_classes(self, model):
+        """A model built by the caller (tools/train.py's --model_config) must output one score
+        per class of the data; otherwise the loss fails on the first batch with a shape error."""
+        if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
+            raise ValueError(
+                "The model must output one (batch, classes) tensor of class scores. "
+                f"Received: outputs of shapes {[tuple(o.shape) for o in model.outputs]}"
+            )
+        width = model.outputs[0].shape[-1]
+        if width != self.num_classes:
+            raise ValueError(
+                f"The model outputs {width} classes but the data has {self.num_classes}: "
+                f"build it with classes={self.num_classes} (a --model_config JSON: "
+                f'"classes": {self.num_classes} in "config"), or pass num_classes= if the data '
+                f"uses only some of the model's classes. Received: model output shape "
+                f"{tuple(model.outputs[0].shape)}"
+            )
+        return model
 
     def _compile(self):
         from_logits = outputs_logits(self.model)

@@ -253,3 +253,28 @@ def test_precision_and_jit_defaults_on_cpu(tmp_path):
     assert trainer.jit_compile is (keras.backend.backend() == "jax")
     with pytest.raises(ValueError, match="mixed_precision must be one of"):
         _trainer(tmp_path, mixed_precision="fp8")
+
+
+def test_a_callable_model_with_another_class_count_is_refused_before_training(tmp_path):
+    # tools/train.py --model_config builds the model as the JSON says: without "classes" the
+    # head has 1000 outputs, and the loss failed on the first batch with a shape error.
+    def thousand_classes():
+        return VanillaNet(
+            TEST_CONFIG["dims"],
+            TEST_CONFIG["strides"],
+            input_shape=(32, 32, 3),
+            classifier_activation=None,
+        )
+
+    with pytest.raises(ValueError, match=r"outputs 1000 classes but the data has 3: .*classes=3"):
+        Trainer(
+            thousand_classes,
+            RECIPE,
+            _source(),
+            output_dir=str(tmp_path),
+            global_batch_size=8,
+            jit_compile=False,
+            tensorboard=False,
+            verbose=0,
+        )
+    assert not os.path.exists(tmp_path / "checkpoints")
