@@ -107,3 +107,20 @@ def test_without_clipping_it_is_keras_own_train_step():
         np.testing.assert_allclose(agc_logs[key], plain_logs[key], rtol=1e-5)
     for path, weights in plain_weights.items():
         np.testing.assert_allclose(agc_weights[path], weights, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
+def test_a_model_without_trainable_weights_fits_as_with_keras_own_step():
+    """A fully frozen model (a frozen feature extractor being evaluated in fit): Keras warns
+    and leaves the weights alone; the AGC step used to crash (TF: empty apply_gradients,
+    torch: backward of a loss that needs no gradient)."""
+    model = every_parameter_kind()
+    model.trainable = False
+    trainer = AGCModel(model, clipping=0.01)
+    trainer.compile(keras.optimizers.SGD(0.1), "mse")
+    x, y = regression_data()
+    before = {v.path: to_numpy(v) for v in model.weights}
+    history = trainer.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    for variable in model.weights:
+        np.testing.assert_array_equal(to_numpy(variable), before[variable.path])

@@ -10,6 +10,8 @@ of the bound, so the step sums them first, clips the global gradient (as DeepMin
 after its pmean) and hands each replica 1/R of the clipped gradient.
 """
 
+import warnings
+
 import tensorflow as tf
 from keras.src import tree
 from keras.src.losses import loss as loss_module
@@ -31,6 +33,9 @@ def train_step(model, data):
             loss = model.optimizer.scale_loss(loss)
 
     trainable_weights = model.trainable_weights
+    if not trainable_weights:  # as Keras' own step: nothing to clip or apply
+        warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
     gradients = tape.gradient(loss, trainable_weights)
     replica = tf.distribute.get_replica_context()
     replicas = replica.num_replicas_in_sync if replica is not None else 1

@@ -4,6 +4,8 @@ Keras 3.15's TorchTrainer.train_step (keras/src/backend/torch/trainer.py) with o
 added: the gradients left by `loss.backward()` are clipped before `optimizer.apply`.
 """
 
+import warnings
+
 import torch
 from keras.src import tree
 from keras.src.trainers.data_adapters import data_adapter_utils
@@ -20,8 +22,11 @@ def train_step(model, data):
     if model.optimizer is not None:
         loss = model.optimizer.scale_loss(loss)
 
-    loss.backward()
     trainable_weights = model.trainable_weights[:]
+    if not trainable_weights:  # as Keras' own step: nothing to clip or apply
+        warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    loss.backward()
     gradients = [v.value.grad for v in trainable_weights]
     with torch.no_grad():
         gradients = model.clip_gradients_adaptively(gradients, [v.value for v in trainable_weights])
