@@ -128,3 +128,24 @@ def test_disabling_returns_to_keras_train_step():
     x, y = regression_data()
     history = trainer.fit(x, y, batch_size=len(x), epochs=12, verbose=0)
     assert not np.all(np.isfinite(history.history["loss"]))  # diverges, as without AGC
+
+
+@pytest.mark.multibackend
+def test_a_new_wrapper_of_a_built_model_loads_weights_to_resume(tmp_path):
+    """Resuming: wrap a fresh model and load the trainer's saved weights before any fit.
+    The wrapper has no variables of its own; it used to stay unbuilt, so load_weights,
+    count_params and summary raised "has not yet been built"."""
+    x, y = regression_data(8)
+    trainer = AGCModel(every_parameter_kind(), clipping=0.05)
+    trainer.compile(keras.optimizers.SGD(0.1), "mse")
+    trainer.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    path = tmp_path / "trainer.weights.h5"
+    trainer.save_weights(path)
+
+    resumed = AGCModel(every_parameter_kind(), clipping=0.05)
+    assert resumed.built
+    assert resumed.count_params() == trainer.count_params()
+    resumed.load_weights(path)
+    np.testing.assert_allclose(
+        resumed.predict(x, verbose=0), trainer.predict(x, verbose=0), rtol=1e-6
+    )

@@ -250,6 +250,9 @@ class AGCModel(AdaptiveGradientClipping, keras.Model):
         kwargs.setdefault("dtype", computing_policy(model))
         super().__init__(**kwargs)
         self.model = model
+        # The wrapper owns no variables of its own: built as soon as the model is, so that
+        # load_weights / count_params / summary work before the first fit (resuming).
+        self.built = model.built
         self.enable_adaptive_gradient_clipping(clipping, exclude, epsilon)
 
     def call(self, inputs, training=None):
