@@ -282,7 +282,7 @@ class Trainer:
             model=self.model.name,
         )
         if deep_training_layers(self.model):
-            state["act_learn"] = self.model.act_learn
+            state["act_learn"] = self.network.act_learn
         return state
 
     def restore(self):
@@ -378,12 +378,21 @@ class Trainer:
     def _save_weights(self, name):
         """model.save_weights on every host (it can be collective under multi-process JAX);
         only host 0 keeps the file."""
+        network = self.network
         if self.distribution.host_index == 0:
             os.makedirs(self.output_dir, exist_ok=True)
-            self.model.save_weights(os.path.join(self.output_dir, name))
+            network.save_weights(os.path.join(self.output_dir, name))
             return
         with tempfile.TemporaryDirectory() as scratch:
-            self.model.save_weights(os.path.join(scratch, name))
+            network.save_weights(os.path.join(scratch, name))
+
+    @property
+    def network(self):
+        """The trained network: the model, or the one a train-step wrapper (AGCModel) holds,
+        so that the final weight files load into the bare model (weights=, evaluate.py)."""
+        from keras_minimal.training.agc.model import AGCModel
+
+        return self.model.model if isinstance(self.model, AGCModel) else self.model
 
     def save_final(self):
         """final.weights.h5 (the trained weights) and final_ema.weights.h5; the model then

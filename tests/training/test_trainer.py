@@ -278,3 +278,21 @@ def test_a_callable_model_with_another_class_count_is_refused_before_training(tm
             verbose=0,
         )
     assert not os.path.exists(tmp_path / "checkpoints")
+
+
+def test_final_weights_of_an_agc_wrapped_model_load_into_the_bare_model(tmp_path):
+    """A recipe with agc_clipping wraps a model without the AGC mixin in AGCModel; the final
+    weight files are the network's (they were the wrapper's: weights= and evaluate.py
+    could not load them into the bare model)."""
+    import keras_minimal.training.agc  # noqa: F401  (registers the 'agc' train step)
+    from keras_minimal.training import AGCModel
+
+    recipe = dataclasses.replace(RECIPE, agc_clipping=0.01, epochs=1, warmup_epochs=0)
+    trainer = _trainer(tmp_path, recipe=recipe)
+    assert isinstance(trainer.model, AGCModel)
+    trainer.fit()
+    for name in ("final.weights.h5", "final_ema.weights.h5"):
+        bare = _model()
+        bare.load_weights(tmp_path / name)
+    for a, b in zip(trainer.network.weights, bare.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
