@@ -66,6 +66,25 @@ def test_exclusions_name_layers_or_variable_paths():
     assert _excluded(model, AGCSettings(0.01, exclude=())) == []
 
 
+def test_an_exclusion_may_name_a_nested_model():
+    """A functional sub-model's variables do not carry its name in their paths
+    ("stem_conv1/kernel"); naming the sub-model (a layer of the model) excludes all of them."""
+    backbone = NFNet(**TEST_CONFIG, include_top=False, pooling="avg", name="backbone")
+    model = keras.Sequential(
+        [keras.Input((32, 32, 3)), backbone, keras.layers.Dense(3, name="head")]
+    )
+    backbone_paths = sorted(v.path for v in backbone.trainable_weights)
+    assert _excluded(model, AGCSettings(0.01, exclude="backbone")) == backbone_paths
+    head_paths = [v.path for v in model.get_layer("head").trainable_weights]
+    assert _excluded(model, AGCSettings(0.01, exclude=("backbone", "head"))) == sorted(
+        [*backbone_paths, *head_paths]
+    )
+    backbone.get_layer("stem_conv1").trainable = False  # frozen variables stay out
+    assert _excluded(model, AGCSettings(0.01, exclude="backbone")) == sorted(
+        v.path for v in backbone.trainable_weights
+    )
+
+
 def test_nfnet_excludes_its_classifier_and_a_headless_one_nothing():
     model = NFNet(**TEST_CONFIG, classes=3)
     model.enable_adaptive_gradient_clipping(0.01)
