@@ -92,23 +92,6 @@ def _all_layers(layer):
     return found
 
 
-def _named_layers(model, name):
-    """Every layer called `name` inside `model` (any depth, models and layers alike)."""
-    found, seen = [], set()
-
-    def visit(layer):
-        for sublayer in getattr(layer, "layers", None) or getattr(layer, "_layers", []):
-            if id(sublayer) in seen:
-                continue
-            seen.add(id(sublayer))
-            if sublayer.name == name:
-                found.append(sublayer)
-            visit(sublayer)
-
-    visit(model)
-    return found
-
-
 def clip_rules(model, settings):
     """One ClipRule per model.trainable_weights entry; ValueError on a dead exclusion."""
     variables = model.trainable_weights
@@ -123,7 +106,7 @@ def clip_rules(model, settings):
             matched = {id(v) for v in variables if _matches(entry, v.path)}
             # A layer by name, nested models included: a functional sub-model's variable
             # paths do not carry its name ("backbone" holds "stem_conv1/kernel").
-            for layer in _named_layers(model, entry):
+            for layer in (layer for layer in _all_layers(model) if layer.name == entry):
                 matched |= {id(v) for v in layer.trainable_weights if id(v) in trainable_ids}
             if not matched:
                 examples = ", ".join(repr(v.path) for v in variables[-3:])
