@@ -21,6 +21,13 @@ def smoothed_one_hot(labels, num_classes, smoothing=0.0):
     return tf.one_hot(labels, num_classes, on_value=1.0 - smoothing + off, off_value=off)
 
 
+def mixed_targets(labels, num_classes, smoothing, lam):
+    """Smoothed one-hot targets, λ of each example's own and 1 − λ of its partner's (the
+    batch in reverse order); λ a scalar or (n, 1)."""
+    targets = smoothed_one_hot(labels, num_classes, smoothing)
+    return targets * lam + tf.reverse(targets, axis=[0]) * (1.0 - lam)
+
+
 def sample_beta(seed, alpha, shape=()):
     """λ ~ Beta(alpha, alpha) (independently for each element of `shape`) from two
     stateless Gamma draws."""
@@ -108,9 +115,7 @@ def mix_batch(
         lambda: tf.cond(apply_cutmix, cutmix, mixup),
     )
     lam = tf.where(apply_cutmix, lam_box, lam)
-    targets = smoothed_one_hot(labels, num_classes, label_smoothing)
-    targets = targets * lam + tf.reverse(targets, axis=[0]) * (1.0 - lam)
-    return mixed, targets
+    return mixed, mixed_targets(labels, num_classes, label_smoothing, lam)
 
 
 def _mix_halves(images, labels, seed, num_classes, mixup_alpha, cutmix_alpha, prob, smoothing):
@@ -134,6 +139,4 @@ def _mix_halves(images, labels, seed, num_classes, mixup_alpha, cutmix_alpha, pr
         return tf.where(is_mixup[:, None, None, None], blended, pasted)
 
     mixed_images = tf.cond(mix, mixed, lambda: images)
-    targets = smoothed_one_hot(labels, num_classes, smoothing)
-    lam = lam[:, None]
-    return mixed_images, targets * lam + tf.reverse(targets, axis=[0]) * (1.0 - lam)
+    return mixed_images, mixed_targets(labels, num_classes, smoothing, lam[:, None])
