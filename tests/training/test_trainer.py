@@ -43,7 +43,7 @@ def _model():
     )
 
 
-def _trainer(tmp_path, **kwargs):
+def _trainer(tmp_path, model=None, **kwargs):
     options = dict(
         output_dir=str(tmp_path),
         global_batch_size=8,
@@ -53,7 +53,7 @@ def _trainer(tmp_path, **kwargs):
         verbose=0,
     )
     options.update(kwargs)
-    return Trainer(_model, options.pop("recipe", RECIPE), _source(), **options)
+    return Trainer(model or _model, options.pop("recipe", RECIPE), _source(), **options)
 
 
 def test_trainer_runs_the_recipe_with_lambda_ema_and_checkpoints(tmp_path):
@@ -132,17 +132,7 @@ def test_resuming_into_a_different_model_or_batch_is_refused(tmp_path):
             name="other",
         )
 
-    other = Trainer(
-        other_model,
-        RECIPE,
-        _source(),
-        output_dir=str(tmp_path),
-        global_batch_size=8,
-        jit_compile=False,
-        train_crop=False,
-        tensorboard=False,
-        verbose=0,
-    )
+    other = _trainer(tmp_path, other_model)
     with pytest.raises(ValueError, match="written for a different model.*same --model"):
         other.fit()
     with pytest.raises(ValueError, match="global_batch_size=8; this run uses global_batch_size=4"):
@@ -267,16 +257,7 @@ def test_a_callable_model_with_another_class_count_is_refused_before_training(tm
         )
 
     with pytest.raises(ValueError, match=r"outputs 1000 classes but the data has 3: .*classes=3"):
-        Trainer(
-            thousand_classes,
-            RECIPE,
-            _source(),
-            output_dir=str(tmp_path),
-            global_batch_size=8,
-            jit_compile=False,
-            tensorboard=False,
-            verbose=0,
-        )
+        _trainer(tmp_path, thousand_classes)
     assert not os.path.exists(tmp_path / "checkpoints")
 
 
