@@ -76,12 +76,21 @@ def test_trainable_vanillanet_loads_official_checkpoint_and_reproduces_it():
             assert_matches_reference(model(inputs).numpy(), reference)
 
 
+def _shift_cancelled_by_batchnorm(name):
+    """A per-channel shift that a training-mode BatchNorm further on removes, so its gradient is
+    zero up to rounding: a conv bias right before a BN, and a series activation's BN bias (it
+    feeds the next conv + BN)."""
+    conv_bias_before_batchnorm = ("stem1.0.bias", "stem2.0.bias", "conv1.0.bias", "conv2.0.bias")
+    return name.endswith((*conv_bias_before_batchnorm, "cls1.2.bias", ".bn.bias"))
+
+
 def test_trainable_vanillanet_training_step_updates_every_parameter():
     import torch
 
     from tests.torch_reference import random_training_state_dict
     from tests.torch_vanillanet import VanillaNetTorch
 
+    torch.manual_seed(0)
     dims, strides = [8, 16, 24], [2, 1]
     model = VanillaNetTorch(random_training_state_dict(dims, strides, 5), strides, act_learn=0.3)
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -89,10 +98,20 @@ def test_trainable_vanillanet_training_step_updates_every_parameter():
     images = torch.rand(4, 3, 32, 32)
     loss = torch.nn.functional.cross_entropy(model.train()(images), torch.tensor([0, 1, 2, 3]))
     loss.backward()
+    gradients = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
     optimizer.step()
     after = model.state_dict()
     assert torch.isfinite(loss)
-    for name, _ in model.named_parameters():
-        assert not torch.equal(before[name], after[name]), name
+    largest = max(g.abs().max() for g in gradients.values())
+    cancelled = {name for name in gradients if _shift_cancelled_by_batchnorm(name)}
+    # Three in the stem and in each stage (two conv biases, the series activation's BN bias),
+    # and the head's cls1 conv bias.
+    assert len(cancelled) == 3 + 3 * len(strides) + 1
+    for name, gradient in gradients.items():
+        if name in cancelled:
+            assert gradient.abs().max() <= 1e-5 * largest, name
+        else:
+            assert gradient.abs().max() > 1e-3 * largest, name
+            assert not torch.equal(before[name], after[name]), name
     # BatchNorm in training mode uses batch statistics and updates the running ones.
     assert not torch.equal(before["stem1.1.running_mean"], after["stem1.1.running_mean"])
