@@ -20,6 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from tools.model_flags import check_model_source  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registered model name.")
 flags.DEFINE_string("model_config", None, "Instead of --model: a JSON model config (train.py).")
@@ -47,24 +49,11 @@ flags.DEFINE_string("output", None, "Also write the results as JSON here.")
 flags.mark_flag_as_required("data")
 
 
-def check_model_flags():
-    import keras_minimal
-
-    if bool(FLAGS.model) == bool(FLAGS.model_config):
-        raise app.UsageError("Pass exactly one of --model and --model_config.")
-    if FLAGS.model and FLAGS.model not in keras_minimal.list_models():
-        raise app.UsageError(
-            f"Unknown --model={FLAGS.model!r}. Choose one of: "
-            f"{', '.join(keras_minimal.list_models())}."
-        )
-
-
 def build_model(classes):
+    """The model of --model or --model_config (checked by check_model_source first)."""
     import keras_minimal
     from keras_minimal.applications import families
 
-    if bool(FLAGS.model) == bool(FLAGS.model_config):
-        raise app.UsageError("Pass exactly one of --model and --model_config.")
     if FLAGS.model_config:
         with open(FLAGS.model_config) as f:
             spec = json.load(f)
@@ -72,11 +61,6 @@ def build_model(classes):
             raise app.UsageError(f"Unknown family; choose one of {sorted(families.BUILDERS)}.")
         config = dict(spec["config"], weights=FLAGS.weights)
         return families.BUILDERS[spec["family"]](**config)
-    if FLAGS.model not in keras_minimal.list_models():
-        raise app.UsageError(
-            f"Unknown --model={FLAGS.model!r}. Choose one of: "
-            f"{', '.join(keras_minimal.list_models())}."
-        )
     return keras_minimal.create_model(FLAGS.model, weights=FLAGS.weights, classes=classes)
 
 
@@ -110,7 +94,7 @@ def main(argv):
     from keras_minimal.training.data import make_dataset
     from keras_minimal.training.evaluation import evaluate
 
-    check_model_flags()
+    check_model_source(FLAGS.model, FLAGS.model_config)
     source = open_source()
     classes = FLAGS.classes or source.num_classes or 1000
     model = build_model(classes)

@@ -21,6 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
+from tools.model_flags import check_model_source  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registered model name (see keras_minimal.list_models()).")
 flags.DEFINE_string(
@@ -85,17 +87,10 @@ def open_data(spec, split, num_classes=None):
 
 def model_factory():
     """(name for the recipe lookup, model argument for the Trainer)."""
-    import keras_minimal
     from keras_minimal.applications import families
 
-    if bool(FLAGS.model) == bool(FLAGS.model_config):
-        raise app.UsageError("Pass exactly one of --model and --model_config.")
+    check_model_source(FLAGS.model, FLAGS.model_config)
     if FLAGS.model:
-        if FLAGS.model not in keras_minimal.list_models():
-            raise app.UsageError(
-                f"Unknown --model={FLAGS.model!r}. Choose one of: "
-                f"{', '.join(keras_minimal.list_models())}."
-            )
         return FLAGS.model, FLAGS.model
     with open(FLAGS.model_config) as f:
         spec = json.load(f)
