@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from tools.model_flags import check_model_source  # noqa: E402
+from tools.model_flags import check_registered_model  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registered model name (see keras_minimal.list_models()).")
@@ -54,7 +54,7 @@ def main(argv):
     from keras_minimal.weights import convert_checkpoint
     from keras_minimal.weights.converted_weights import check_output_path
 
-    check_model_source(FLAGS.model, accepts_config=False)
+    check_registered_model(FLAGS.model)
     kwargs = dict(
         model_kwargs(), deploy=FLAGS.deploy, include_top=FLAGS.include_top, classes=FLAGS.classes
     )

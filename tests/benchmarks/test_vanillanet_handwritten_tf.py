@@ -5,8 +5,6 @@ import pytest
 
 import keras_minimal
 
-pytest.importorskip("tensorflow")
-
 
 def _randomised(model, seed=0):
     """Weights large enough that the logits depend on the input (the init's signal fades)."""

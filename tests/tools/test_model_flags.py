@@ -3,13 +3,13 @@
 import pytest
 from absl import app
 
-from tools.model_flags import check_model_source
+from tools.model_flags import check_model_source, check_registered_model
 
 
 def test_a_registered_model_or_a_config_passes():
     check_model_source("vanillanet_5", None)
     check_model_source(None, "model.json")
-    check_model_source("nfnet_f0", accepts_config=False)
+    check_registered_model("nfnet_f0")
 
 
 @pytest.mark.parametrize(
@@ -20,13 +20,15 @@ def test_exactly_one_source_is_required(model, model_config):
         check_model_source(model, model_config)
 
 
-@pytest.mark.parametrize("accepts_config", [True, False])
-def test_an_unknown_model_lists_the_registered_names(accepts_config):
+@pytest.mark.parametrize(
+    "check", [lambda name: check_model_source(name, None), check_registered_model]
+)
+def test_an_unknown_model_lists_the_registered_names(check):
     with pytest.raises(app.UsageError, match="Unknown --model='resnet50'. Choose one of: ") as e:
-        check_model_source("resnet50", None, accepts_config=accepts_config)
+        check("resnet50")
     assert all(name in str(e.value) for name in ("convnext_tiny", "nfnet_f0", "vanillanet_13"))
 
 
 def test_without_config_a_missing_model_is_named():
     with pytest.raises(app.UsageError, match="Unknown --model=None"):
-        check_model_source(None, accepts_config=False)
+        check_registered_model(None)
