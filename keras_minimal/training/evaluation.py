@@ -16,11 +16,14 @@ def outputs_logits(model):
     return getattr(activation, "__name__", None) != "softmax"
 
 
-def evaluate(model, dataset, from_logits=None):
+def evaluate(model, dataset, from_logits=None, failures=None):
     """Evaluate on a dataset of (images, int labels) batches.
 
-    Returns {"top1", "top5", "loss", "examples", "images_per_second"}; images/s counts the
-    whole loop (input pipeline included), after one untimed warm-up batch.
+    Returns {"top1", "top5", "loss", "examples", "images_per_second", "failed_examples",
+    "failed_named"}; images/s counts the whole loop (input pipeline included), after one
+    untimed warm-up batch. `failures`: the LoadFailures the dataset was made with
+    (make_dataset(failures=...)); the examples it skipped are reported, and too many of
+    them (or no example loaded at all) raise UnreadableDataError.
     """
     if from_logits is None:
         from_logits = outputs_logits(model)
@@ -50,6 +53,8 @@ def evaluate(model, dataset, from_logits=None):
             start = time.perf_counter()
         else:
             timed_images += len(labels)
+    if failures is not None:
+        failures.check_pass(count)
     if count == 0:
         raise ValueError("The evaluation dataset is empty.")
     seconds = time.perf_counter() - start if start is not None else 0.0
@@ -59,4 +64,6 @@ def evaluate(model, dataset, from_logits=None):
         "loss": loss_sum / count,
         "examples": count,
         "images_per_second": timed_images / seconds if seconds > 0 and timed_images else None,
+        "failed_examples": failures.count() if failures is not None else 0,
+        "failed_named": [list(pair) for pair in failures.named()] if failures is not None else [],
     }

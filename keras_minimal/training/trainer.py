@@ -6,6 +6,7 @@ recipe optimizer, loss, metrics, callbacks, resumable input pipeline) and calls
 (keras_minimal.training.{data, augment, optimizers, losses, ema, checkpointing}).
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -18,10 +19,12 @@ from keras_minimal.layers.deep_training_activation import deep_training_layers
 from keras_minimal.training import checkpointing, ema, train_steps
 from keras_minimal.training.augment import Augmentation
 from keras_minimal.training.data import make_dataset
+from keras_minimal.training.data.failures import DEFAULT_MAX_FRACTION, LoadFailures
 from keras_minimal.training.data.pipeline import steps_per_epoch_for
 from keras_minimal.training.deep_training import DeepTrainingScheduler
 from keras_minimal.training.distribute import Distribution, resolve_distribution
 from keras_minimal.training.evaluation import outputs_logits
+from keras_minimal.training.load_report import LoadFailureReport
 from keras_minimal.training.losses import make_loss
 from keras_minimal.training.optimizers import make_optimizer
 
@@ -94,6 +97,10 @@ class Trainer:
         deterministic: keep the input order fixed (exact resume); False is faster.
         train_crop: Inception crop (True) or take the decoded images as they are.
         hflip: horizontal flip probability.
+        max_bad_fraction: examples that fail to load (corrupt files, records in another
+            format) are replaced by another example of their batch and reported at the end
+            of each epoch; the run stops with UnreadableDataError as soon as more than this
+            fraction of an epoch's examples (or of the validation data) failed.
     """
 
     def __init__(
@@ -121,6 +128,7 @@ class Trainer:
         hflip=0.5,
         tensorboard=True,
         verbose="auto",
+        max_bad_fraction=DEFAULT_MAX_FRACTION,
     ):
         self.recipe = recipe
         self.train_source, self.val_source = train_source, val_source
@@ -145,6 +153,8 @@ class Trainer:
         self.precision = resolve_precision(mixed_precision)
         self.jit_compile = resolve_jit(jit_compile, distribution)
         self.augmentation = Augmentation.from_recipe(recipe, self.num_classes, randaugment_backend)
+        self.train_failures = LoadFailures(train_source, max_bad_fraction)
+        self.val_failures = LoadFailures(val_source, max_bad_fraction) if val_source else None
         wrapper = train_step_wrapper or train_steps.wrapper_for(recipe)
         previous_policy = keras.config.dtype_policy()
         keras.config.set_dtype_policy(self.precision)
@@ -238,6 +248,7 @@ class Trainer:
             epochs=epochs,
             train_crop=self.train_crop,
             hflip=self.hflip,
+            failures=self.train_failures,
             **self._pipeline_options(),
         )
 
@@ -251,6 +262,7 @@ class Trainer:
             crop_pct=self.recipe.crop_pct,
             crop_mode=self.recipe.crop_mode,
             augmentation=self.augmentation,
+            failures=self.val_failures,
             **self._pipeline_options(),
         )
 
@@ -302,7 +314,7 @@ class Trainer:
 
     # -- fit -----------------------------------------------------------------------------
     def callbacks(self, start_step, val_data):
-        callbacks = []
+        callbacks = [LoadFailureReport(self.train_failures, self.val_failures)]
         decay_epochs = scaled_deep_training_epochs(self.recipe, self.epochs)
         if decay_epochs and deep_training_layers(self.model):
             callbacks.append(DeepTrainingScheduler(decay_epochs))
@@ -343,17 +355,18 @@ class Trainer:
         validation_steps = self.validation_steps() if val_data is not None else None
 
         def fit_epochs(dataset, initial_epoch, epochs, steps_per_epoch):
-            result = self.model.fit(
-                dataset,
-                initial_epoch=initial_epoch,
-                epochs=epochs,
-                steps_per_epoch=steps_per_epoch,
-                validation_data=val_data,
-                validation_steps=validation_steps,
-                callbacks=callbacks,
-                shuffle=False,  # the pipeline shuffles, seeded per epoch
-                verbose=self.verbose,
-            )
+            with self._data_errors():
+                result = self.model.fit(
+                    dataset,
+                    initial_epoch=initial_epoch,
+                    epochs=epochs,
+                    steps_per_epoch=steps_per_epoch,
+                    validation_data=val_data,
+                    validation_steps=validation_steps,
+                    callbacks=callbacks,
+                    shuffle=False,  # the pipeline shuffles, seeded per epoch
+                    verbose=self.verbose,
+                )
             _merge(history, result.history)
 
         if step_in_epoch:
@@ -374,6 +387,18 @@ class Trainer:
             )
         self.save_final()
         return history
+
+    @contextlib.contextmanager
+    def _data_errors(self):
+        """An input pipeline that stopped on unreadable data raises its own error inside
+        TensorFlow's (wrapped in an op error): raise the clear one instead."""
+        try:
+            yield
+        except Exception:
+            for failures in (self.train_failures, self.val_failures):
+                if failures is not None and failures.error is not None:
+                    raise failures.error from None
+            raise
 
     def _save_weights(self, name):
         """model.save_weights on every host (it can be collective under multi-process JAX);

@@ -8,10 +8,13 @@
 
 Every function takes the pipeline options of `make_dataset` (image_size, crop_pct,
 interpolation, augmentation, seed, num_hosts, host_index, start_step, epochs,
-deterministic, num_classes, strict, ...).
+deterministic, num_classes, strict, max_bad_fraction, failures, ...). Examples that fail
+to load are replaced (training) or skipped (evaluation), counted and logged; more than
+max_bad_fraction (default 1 %) of an epoch stops the run with UnreadableDataError.
 """
 
 from keras_minimal.training.data.arrays import ArraySource
+from keras_minimal.training.data.failures import LoadFailures, UnreadableDataError
 from keras_minimal.training.data.folders import ImageFolderSource, list_image_folder
 from keras_minimal.training.data.pipeline import make_dataset, steps_per_epoch_for
 from keras_minimal.training.data.sources import RecordSource
@@ -44,9 +47,11 @@ def tfds(name, split, *, training, data_dir=None, manual_dir=None, download=Fals
 __all__ = [
     "ArraySource",
     "ImageFolderSource",
+    "LoadFailures",
     "RecordSource",
     "TFDSSource",
     "TFRecordSource",
+    "UnreadableDataError",
     "image_example",
     "image_folder",
     "list_image_folder",

@@ -30,6 +30,9 @@ class ArraySource(RecordSource):
             positions = positions.map(lambda p: tf.random.experimental.index_shuffle(p, seed, last))
         return positions
 
+    def description(self):
+        return f"the in-memory arrays ({self.num_examples} images)"
+
     def load(self, index):
         image = tf.gather(tf.constant(self.images), index)
         label = tf.gather(tf.constant(self.labels), index)

@@ -152,6 +152,9 @@ class ImageFolderSource(RecordSource):
     def check_same_size(self):
         check_same_size(self.paths, self.directory)
 
+    def description(self):
+        return f"the image folder {self.directory!r}"
+
     def epoch_records(self, epoch, shuffle_seed):
         paths = tf.constant(self.paths)
         labels = tf.constant(self.labels)

@@ -18,6 +18,12 @@ record descriptors, before anything is decoded.
 import tensorflow as tf
 
 from keras_minimal.training.data import preprocessing
+from keras_minimal.training.data.failures import (
+    DEFAULT_MAX_FRACTION,
+    LoadFailures,
+    guarded_map,
+    replace_failed,
+)
 from keras_minimal.validation import is_integer
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -74,6 +80,11 @@ def _check_label(label, name, num_classes):
     in_range = (label >= 0) & (label < num_classes)
     with tf.control_dependencies([tf.debugging.Assert(in_range, [message, name, label])]):
         return tf.identity(label)
+
+
+def _host_examples(source, num_hosts, host_index):
+    count = getattr(source, "num_examples", None)
+    return len(range(host_index, count, num_hosts)) if count else None
 
 
 def _training_stream(source, seed, num_hosts, host_index, per_host_examples, start, epochs):
@@ -142,6 +153,8 @@ def make_dataset(
     deterministic=True,
     num_classes=None,
     strict=False,
+    max_bad_fraction=DEFAULT_MAX_FRACTION,
+    failures=None,
     num_parallel_calls=AUTOTUNE,
 ):
     """A tf.data.Dataset of (image, label) from a RecordSource.
@@ -169,8 +182,15 @@ def make_dataset(
         deterministic: keep the parallel map in order (needed for exact resume); False
             lets tf.data emit elements out of order for throughput.
         num_classes: labels must lie in [0, num_classes) — checked per example.
-        strict: False: examples that fail to decode are dropped with a logged warning;
-            True: the first one raises.
+        strict: True: the first example that fails to load raises TensorFlow's error.
+            False: a failed training example is replaced by another example of its batch
+            (every step sees a full batch and the data position stays exact for resume), a
+            failed evaluation example is skipped; both are counted per epoch in `failures`
+            and the first few logged with their reason.
+        max_bad_fraction: with strict=False, the run stops with UnreadableDataError as soon
+            as more than this fraction of an epoch's (evaluation pass's) examples failed.
+        failures: a LoadFailures to count into (its report: `summary(epoch)`); default a
+            new one with `max_bad_fraction`.
 
     Images are float32 RGB in [0, 255]; labels int32, or float32 targets (batch, classes)
     when `augmentation` produces them.
@@ -200,6 +220,8 @@ def make_dataset(
         source.check_same_size()
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
+    if failures is None and not strict:
+        failures = LoadFailures(source, max_bad_fraction)
 
     if training:
         per_host_batch = batch_size or 1
@@ -236,7 +258,12 @@ def make_dataset(
                 image = augmentation.image(image, preprocessing.fold_seed(example_seed, 2))
             return image, label, name
 
-        dataset = records.map(load_train, num_parallel_calls=num_parallel_calls)
+        per_element = load_train
+
+        def split(element):
+            record, example_seed = element
+            return record, example_seed[1] // _EPOCH_STRIDE
+
     else:
         records = source.epoch_records(0, None)
         if num_hosts > 1:
@@ -256,15 +283,40 @@ def make_dataset(
                 )
             return image, label, name
 
-        dataset = records.map(load_eval, num_parallel_calls=num_parallel_calls)
-    if not strict:
-        dataset = dataset.ignore_errors(log_warning=True)
-    # Label errors are the user's to fix, never skipped: checked after ignore_errors.
+        per_element = load_eval
+
+        def split(record):
+            return record, None
+
+    if strict:
+        dataset = records.map(per_element, num_parallel_calls=num_parallel_calls)
+        dataset = dataset.map(lambda image, label, name: (image, label, name, True))
+    else:
+        if failures.examples_per_epoch is None:
+            failures.examples_per_epoch = (
+                per_host_examples if training else _host_examples(source, num_hosts, host_index)
+            )
+        dataset = guarded_map(
+            records, per_element, failures, split, num_parallel_calls, bool(deterministic)
+        )
+    # Label errors are the user's to fix, never skipped.
     dataset = dataset.map(
-        lambda image, label, name: (image, _check_label(label, name, num_classes))
+        lambda image, label, name, ok: (image, _check_label(label, name, num_classes), ok)
     )
+    if training and batch_size is not None:
+        dataset = dataset.batch(batch_size, drop_remainder=True)
+        if strict:
+            dataset = dataset.map(lambda images, labels, ok: (images, labels))
+        else:
+            dataset = dataset.map(
+                lambda images, labels, ok: replace_failed((images, labels), ok, failures)
+            )
+    else:
+        dataset = dataset.filter(lambda image, label, ok: ok)
+        dataset = dataset.map(lambda image, label, ok: (image, label))
+        if batch_size is not None:
+            dataset = dataset.batch(batch_size, drop_remainder=training)
     if batch_size is not None:
-        dataset = dataset.batch(batch_size, drop_remainder=training)
         if augmentation is not None and training:
             batches = dataset.enumerate(start=int(start_step))
 

@@ -1,5 +1,9 @@
 """What the pipeline needs from a data source: a deterministic order per epoch, and loading."""
 
+import re
+
+from keras_minimal.training.data.preprocessing import decode_image
+
 
 class RecordSource:
     """A labelled image collection that the pipeline (pipeline.py) reads.
@@ -26,6 +30,30 @@ class RecordSource:
     def load(self, record):
         raise NotImplementedError
 
+    def description(self):
+        """How messages name this data."""
+        return type(self).__name__
+
+    def explain_failure(self, record):
+        """(name, reason) of a record that failed to load, found by loading it again, eagerly
+        (called only for the first few failures of an epoch)."""
+        name = "a record"
+        try:
+            loaded, _, name_tensor = self.load(record)
+            name = text_of(name_tensor) or name
+            if not self.decoded:
+                decode_image(loaded)
+        except Exception as error:  # noqa: BLE001 - the error's text is the reason
+            return name, error_text(error)
+        return name, "it decodes, but its crop or augmentation failed"
+
+    def failure_hint(self):
+        """What to check when examples fail to load."""
+        return (
+            "Check that the files are complete images TensorFlow decodes (JPEG, PNG, GIF, "
+            "BMP, WebP): replace or remove the broken ones."
+        )
+
 
 def block_shuffle(records, block_size, seed):
     """Shuffle within consecutive blocks with stateless keys from `seed` (shape [2], may be a
@@ -45,3 +73,17 @@ def block_shuffle(records, block_size, seed):
 
     blocks = records.enumerate().map(keyed).batch(block_size).map(shuffle_block)
     return blocks.unbatch()
+
+
+def text_of(tensor):
+    value = tensor.numpy() if hasattr(tensor, "numpy") else tensor
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def error_text(error):
+    """The first line of an error, without TensorFlow's op decorations."""
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", str(text))
+    text = re.sub(r"\s*\[Op:[^\]]*\].*", "", text, flags=re.S)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__

@@ -86,6 +86,9 @@ class TFDSSource(RecordSource):
         seed = tf.stack([tf.cast(shuffle_seed, tf.int64) + 1, tf.cast(epoch, tf.int64)])
         return block_shuffle(records, self.shuffle_buffer, seed)
 
+    def description(self):
+        return f"the TFDS dataset {self.name!r} split {self.split!r}"
+
     def load(self, record):
         name = tf.strings.join([self.name, ":", self.split])
         return record[self.image_key], tf.cast(record[self.label_key], tf.int32), name

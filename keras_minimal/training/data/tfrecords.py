@@ -10,7 +10,7 @@ import logging
 
 import tensorflow as tf
 
-from keras_minimal.training.data.sources import RecordSource, block_shuffle
+from keras_minimal.training.data.sources import RecordSource, block_shuffle, text_of
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ FEATURES = {
     "image/class/label": tf.io.FixedLenFeature([], tf.int64),
     "image/filename": tf.io.FixedLenFeature([], tf.string, default_value=""),
 }
+REQUIRED = ("image/encoded", "image/class/label")
 
 
 def _int64(value):
@@ -110,6 +111,35 @@ class TFRecordSource(RecordSource):
         )
         seed = tf.stack([tf.cast(shuffle_seed, tf.int64) + 1, tf.cast(epoch, tf.int64)])
         return block_shuffle(records, self.shuffle_buffer, seed)
+
+    def description(self):
+        shown = ", ".join(self.files[:3]) + (
+            f" and {len(self.files) - 3} more" if len(self.files) > 3 else ""
+        )
+        return f"the TFRecord file(s) {shown}"
+
+    def explain_failure(self, record):
+        try:
+            features = tf.train.Example.FromString(record.numpy()).features.feature
+        except Exception:  # noqa: BLE001 - protobuf's DecodeError: not an Example
+            return "a record", "it is not a serialized tf.train.Example"
+        filename = (
+            features["image/filename"].bytes_list.value if "image/filename" in features else []
+        )
+        name = text_of(filename[0]) if filename else "a record"
+        missing = [key for key in REQUIRED if key not in features]
+        if missing:
+            return name, (
+                f"it has no {', '.join(missing)} feature (features found: "
+                f"{', '.join(sorted(features)) or 'none'}; expected: {', '.join(REQUIRED)})"
+            )
+        return name, super().explain_failure(record)[1]
+
+    def failure_hint(self):
+        return (
+            "Check that the records are tf.train.Examples in the TF ImageNet format "
+            f"({', '.join(REQUIRED)}) holding complete JPEG/PNG images."
+        )
 
     def load(self, record):
         parsed = tf.io.parse_single_example(record, FEATURES)
