@@ -46,6 +46,11 @@ flags.DEFINE_integer("label_offset", 0, "TFRecords: added to labels (-1 for 1-ba
 flags.DEFINE_integer("max_batches", None, "Stop after this many batches.")
 flags.DEFINE_string("tfds_data_dir", None, "TFDS data_dir.")
 flags.DEFINE_string("output", None, "Also write the results as JSON here.")
+flags.DEFINE_float(
+    "max_bad_fraction",
+    0.01,
+    "Images that fail to load are skipped and reported; stop if more than this fraction fail.",
+)
 flags.mark_flag_as_required("data")
 
 
@@ -91,7 +96,7 @@ def open_source():
 
 def main(argv):
     del argv
-    from keras_minimal.training.data import make_dataset
+    from keras_minimal.training.data import LoadFailures, make_dataset
     from keras_minimal.training.evaluation import evaluate
 
     check_model_source(FLAGS.model, FLAGS.model_config)
@@ -103,6 +108,7 @@ def main(argv):
 
         model = to_deploy(model)
     transform = evaluation_transform()
+    failures = LoadFailures(source, FLAGS.max_bad_fraction)
     dataset = make_dataset(
         source,
         training=False,
@@ -112,10 +118,11 @@ def main(argv):
         crop_mode=transform["crop_mode"],
         interpolation=transform["interpolation"],
         num_classes=classes,
+        failures=failures,
     )
     if FLAGS.max_batches:
         dataset = dataset.take(FLAGS.max_batches)
-    results = evaluate(model, dataset)
+    results = evaluate(model, dataset, failures=failures)
     results.update(model=model.name, graph=FLAGS.graph, weights=FLAGS.weights, **transform)
     rate = results["images_per_second"]
     print(
@@ -128,6 +135,8 @@ def main(argv):
             **transform
         )
     )
+    if results["failed_examples"]:
+        print(f"skipped: {failures.summary()}")
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:
             json.dump(results, f, indent=2)

@@ -60,6 +60,12 @@ flags.DEFINE_string("tfds_manual_dir", None, "TFDS manual_dir (imagenet2012 tars
 flags.DEFINE_string("coordinator_address", None, "JAX multi-process: host:port of process 0.")
 flags.DEFINE_integer("num_processes", None, "JAX multi-process: number of processes.")
 flags.DEFINE_integer("process_id", None, "JAX multi-process: this process' index.")
+flags.DEFINE_float(
+    "max_bad_fraction",
+    0.01,
+    "Examples that fail to load are replaced by another of their batch and reported each "
+    "epoch; the run stops if more than this fraction of an epoch fails.",
+)
 flags.DEFINE_integer("verbose", 1, "Keras fit verbosity (1: progress bar, 2: one line/epoch).")
 flags.mark_flag_as_required("output_dir")
 flags.mark_flag_as_required("data")
@@ -146,6 +152,7 @@ def main(argv):
         steps_per_epoch=FLAGS.steps_per_epoch,
         num_classes=FLAGS.num_classes,
         verbose=FLAGS.verbose,
+        max_bad_fraction=FLAGS.max_bad_fraction,
     )
     logging.info(
         "%s: %s, global batch %d (%d per host, %d replicas), %d steps/epoch, %d epochs, %s, "
