@@ -4,7 +4,6 @@ import inspect
 import itertools
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ from keras_minimal.deploy.parity import (
 from keras_minimal.deploy.precision import check_not_quantized, is_float32, with_dtype_policy
 from keras_minimal.deploy.runtimes import RUNTIMES, load_runtime
 from keras_minimal.deploy.xnnpack import with_banded_depthwise
+from keras_minimal.tempfiles import make_owned_dir, remove_dead_leftovers
 from keras_minimal.validation import is_integer
 
 FORMATS = ("saved_model", "tflite", "onnx")
@@ -30,6 +30,8 @@ DEFAULT_OPSET = 17
 SUPPORTED_OPSETS = range(13, 19)
 _KERAS_FORMATS = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
 _NUMERICS = {None: "float32", "fp16": "float16", "int8": "int8"}
+# Each artefact is written into a hidden folder next to it, named after its writer.
+_WORKING_FOLDER_PREFIX = ".export-"
 
 
 @dataclass
@@ -373,6 +375,9 @@ def export(
             temporary path, verified there and only then moved into place: a failed
             export never leaves half a file, and one that fails verification is kept
             as `<name>.failed.<ext>` (`failed_artefact_path`) for inspection instead.
+            The temporary path lies in a hidden folder `.export-<host>-<pid>-<random>` next
+            to the artefact; one left by an export killed mid-write (its process gone) is
+            removed by the next export into that folder.
         verification_data: images (N, H, W, C) or an iterable of batches to compare on:
             `batch_size` of them for a static batch, else up to `num_verification`.
             Default: the representative data, else random images. A one-shot iterator
@@ -426,7 +431,8 @@ def export(
     created = _first_missing_directory(parent)
     os.makedirs(parent, exist_ok=True)
     suffix = "" if format == "saved_model" else os.path.splitext(path)[1]
-    tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    remove_dead_leftovers(parent, _WORKING_FOLDER_PREFIX)  # of exports killed mid-write
+    tmp_dir = make_owned_dir(parent, _WORKING_FOLDER_PREFIX)
     try:
         tmp_path = os.path.join(tmp_dir, "artefact" + suffix)
         _write(

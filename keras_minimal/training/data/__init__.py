@@ -22,9 +22,14 @@ from keras_minimal.training.data.tfds import TFDSSource
 from keras_minimal.training.data.tfrecords import TFRecordSource, image_example, write_tfrecords
 
 
-def image_folder(directory, *, training, verify="header", strict=False, **options):
-    """An ImageFolder directory (one sub-folder per class) as a Dataset."""
-    source = ImageFolderSource(directory, verify=verify, strict=strict)
+def image_folder(
+    directory, *, training, verify="header", strict=False, allow_empty=False, **options
+):
+    """An ImageFolder directory (one sub-folder per class) as a Dataset; for training, it
+    must hold images of at least two classes."""
+    source = ImageFolderSource(directory, verify=verify, strict=strict, allow_empty=allow_empty)
+    if training:
+        source.check_trainable()
     return make_dataset(source, training=training, strict=strict, **options)
 
 

@@ -50,12 +50,16 @@ def _describe(paths, root):
     return ", ".join(shown) + more
 
 
-def list_image_folder(directory, verify="header", strict=False):
-    """(paths, labels, class_names) of an ImageFolder directory.
+def list_image_folder(directory, verify="header", strict=False, allow_empty=False):
+    """(paths, labels, class_names, skipped) of an ImageFolder directory.
 
     Files without an image extension, and (verify="header") files whose first bytes are
     not an image or (verify="decode") that do not decode, are skipped and named in one
     warning — or, with strict=True, refused with one error naming them.
+
+    A class folder left without images is refused, as torchvision's ImageFolder does: it
+    would be a class with no examples. allow_empty=True keeps it as a class (every label
+    stays its folder's index in sorted order) with one warning naming it.
     """
     if verify not in VERIFY_MODES:
         raise ValueError(f"verify must be one of {VERIFY_MODES}. Received: verify={verify!r}")
@@ -102,15 +106,36 @@ def list_image_folder(directory, verify="header", strict=False):
         if strict:
             raise ValueError(f"{message} Remove them or pass strict=False to skip them.")
         logger.warning("%s Skipped them.", message)
-    empty = [name for label, name in enumerate(class_names) if label not in set(labels)]
     if not paths:
         raise ValueError(
             f"No images found under the class folders of {directory!r} (extensions "
             f"{IMAGE_EXTENSIONS}). Received: {directory!r}"
         )
-    if empty:
-        logger.warning("Class folder(s) without images in %r: %s", directory, empty)
+    _check_empty_classes(directory, class_names, set(labels), allow_empty)
     return paths, np.asarray(labels, dtype="int32"), class_names, skipped
+
+
+def _check_empty_classes(directory, class_names, labels_found, allow_empty):
+    empty = [name for label, name in enumerate(class_names) if label not in labels_found]
+    if not empty:
+        return
+    named = _describe([os.path.join(directory, name) for name in empty], directory)
+    if allow_empty:
+        logger.warning(
+            "%d class folder(s) in %r have no images: %s. They stay classes (labels keep their "
+            "folder indices) that have no examples to learn from.",
+            len(empty),
+            directory,
+            named,
+        )
+        return
+    raise ValueError(
+        f"Each sub-folder of an ImageFolder directory is a class, and {len(empty)} of the "
+        f"{len(class_names)} in {directory!r} have no readable images: they would be classes "
+        "without examples. Remove the empty folder(s) or add images to them; to keep them as "
+        "classes (e.g. so that labels match a model's classes), pass allow_empty=True. "
+        f"Received: class folders without images: {named}"
+    )
 
 
 def check_same_size(paths, root):
@@ -141,13 +166,27 @@ def check_same_size(paths, root):
 class ImageFolderSource(RecordSource):
     """Random-access source: each epoch is a stateless permutation of the file list."""
 
-    def __init__(self, directory, verify="header", strict=False):
+    def __init__(self, directory, verify="header", strict=False, allow_empty=False):
         self.directory = directory
         self.paths, self.labels, self.class_names, self.skipped = list_image_folder(
-            directory, verify=verify, strict=strict
+            directory, verify=verify, strict=strict, allow_empty=allow_empty
         )
         self.num_examples = len(self.paths)
         self.num_classes = len(self.class_names)
+
+    def check_trainable(self):
+        """Refuse images of a single class: nothing to learn (a one-class softmax
+        cross-entropy is 0 whatever the weights). Evaluating on them is fine."""
+        found = [self.class_names[label] for label in np.unique(self.labels)]
+        if len(found) >= 2:
+            return
+        raise ValueError(
+            f"Training needs images of at least two classes, and {self.directory!r} has "
+            f"images of one class only ({found[0]!r}): a classifier has nothing to learn from "
+            "it. Add one sub-folder of images per class (e.g. train/cat/*.jpg, train/dog/*.jpg) "
+            f"and point the training data at their parent. Received: class folders "
+            f"{self.class_names}"
+        )
 
     def check_same_size(self):
         check_same_size(self.paths, self.directory)

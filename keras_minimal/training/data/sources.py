@@ -16,6 +16,9 @@ class RecordSource:
       the stored order when shuffle_seed is None. `epoch` may be a tensor.
     - load(record) → (encoded image bytes, int label, name for messages).
 
+    check_trainable() refuses data that cannot train a classifier; a subclass that knows
+    more than num_classes (which classes have examples) checks that too.
+
     Sharding across hosts, skipping to a resume step and decoding happen in the pipeline,
     on the descriptors, so that skipped and other hosts' examples are never decoded.
     """
@@ -53,6 +56,17 @@ class RecordSource:
             "Check that the files are complete images TensorFlow decodes (JPEG, PNG, GIF, "
             "BMP, WebP): replace or remove the broken ones."
         )
+
+    def check_trainable(self):
+        """Raise ValueError if this data cannot train a classifier (fewer than two classes).
+        For training data only (data.image_folder(training=True) and tools/train.py call it):
+        evaluating on one class is fine."""
+        if self.num_classes is not None and self.num_classes < 2:
+            raise ValueError(
+                "Training needs examples of at least two classes: with one, a classifier has "
+                "nothing to learn. Train on data with two or more classes. Received: "
+                f"num_classes={self.num_classes}"
+            )
 
 
 def block_shuffle(records, block_size, seed):
