@@ -129,7 +129,6 @@ def main(argv):
         )
     distribution = resolve_distribution(FLAGS.strategy, **options)
     train_source = open_data(FLAGS.data, "train", FLAGS.num_classes)
-    train_source.check_trainable()  # before the Trainer builds the model or writes anything
     val_spec = FLAGS.val_data
     if val_spec is None and FLAGS.data.startswith("tfds:"):
         val_spec = FLAGS.data

@@ -130,6 +130,7 @@ class Trainer:
         verbose="auto",
         max_bad_fraction=DEFAULT_MAX_FRACTION,
     ):
+        train_source.check_trainable()  # before anything is built or written
         self.recipe = recipe
         self.train_source, self.val_source = train_source, val_source
         self.output_dir = output_dir

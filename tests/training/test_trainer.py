@@ -277,3 +277,10 @@ def test_final_weights_of_an_agc_wrapped_model_load_into_the_bare_model(tmp_path
         bare.load_weights(tmp_path / name)
     for a, b in zip(trainer.network.weights, bare.weights, strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
+def test_a_single_class_source_is_refused_before_anything_is_built(tmp_path):
+    one_class = ArraySource(np.zeros((8, 32, 32, 3), "float32"), np.zeros(8, "int64"))
+    with pytest.raises(ValueError, match="at least two classes.*Received: num_classes=1"):
+        Trainer(_model, RECIPE, one_class, output_dir=str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
