@@ -5,8 +5,10 @@ allow_pickle=False) holding every model variable (weights, BatchNorm statistics,
 dropout seed-generator states), every optimizer variable (step counter, slots, EMA,
 loss scale) and a JSON record of where training stood (epoch, step in epoch, data seed,
 global batch) and what it trains (a fingerprint of the model's variables). It is written
-to a temporary file, fsync'ed and renamed over, so a kill at any moment leaves either the
-previous checkpoint or the new one, never a torn file.
+to a temporary file, fsync'ed and renamed over (keras_minimal/atomic_files.py), so a kill at
+any moment leaves either the previous checkpoint or the new one, never a torn file; the
+temporary files of killed writers are removed when the run starts again; a full disk raises
+DiskFullError and leaves the earlier checkpoints as they were.
 """
 
 import contextlib
@@ -17,6 +19,8 @@ import re
 
 import keras
 import numpy as np
+
+from keras_minimal.atomic_files import remove_temporary_leftovers, write_atomically
 
 FORMAT_VERSION = 1
 _PATTERN = re.compile(r"ckpt-(\d+)\.npz$")
@@ -42,20 +46,10 @@ def _optimizer_variables(model):
     return list(model.optimizer.variables) if model.optimizer is not None else []
 
 
-def write_atomically(path, arrays):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def write_arrays(path, arrays):
+    """One .npz, atomically (DiskFullError on a full disk, nothing partial left)."""
+    size = sum(array.nbytes + 512 for array in arrays.values())  # + zip and npy headers
+    return write_atomically(path, lambda file: np.savez(file, **arrays), size=size)
 
 
 class CheckpointManager:
@@ -64,6 +58,10 @@ class CheckpointManager:
     def __init__(self, directory, keep=2):
         self.directory = directory
         self.keep = keep
+
+    def remove_leftovers(self):
+        """Remove the temporary files of checkpoint writes killed on this host."""
+        return remove_temporary_leftovers(self.directory, "ckpt-*.npz")
 
     def paths(self):
         found = []
@@ -88,7 +86,7 @@ class CheckpointManager:
         for i, variable in enumerate(_optimizer_variables(model)):
             arrays[f"optimizer_{i:05d}"] = keras.ops.convert_to_numpy(variable)
         path = os.path.join(self.directory, f"ckpt-{step:010d}.npz")
-        write_atomically(path, arrays)
+        write_arrays(path, arrays)
         for old in self.paths()[: -self.keep]:
             # Several hosts may share the directory: another one may have removed it.
             with contextlib.suppress(FileNotFoundError):
