@@ -11,12 +11,11 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 
 import keras
 
 from keras_minimal.layers.deep_training_activation import deep_training_layers
-from keras_minimal.training import checkpointing, ema, train_steps
+from keras_minimal.training import artefacts, checkpointing, ema, train_steps
 from keras_minimal.training.augment import Augmentation
 from keras_minimal.training.data import make_dataset
 from keras_minimal.training.data.failures import DEFAULT_MAX_FRACTION, LoadFailures
@@ -83,8 +82,11 @@ class Trainer:
         global_batch_size: summed over replicas and hosts (default: the recipe's); the
             learning rate scales linearly with it.
         epochs: default the recipe's.
-        output_dir: checkpoints, TensorBoard logs, final weights. A run restarted with the
-            same arguments resumes from the last checkpoint in it.
+        output_dir: checkpoints, TensorBoard logs and the final artefacts (artefacts.py:
+            final.weights.h5, final_ema.weights.h5, final.keras, final.json). A run
+            restarted with the same arguments resumes from the last checkpoint in it; a
+            finished one checks its final files and writes again any that are missing or
+            torn. Every file is written atomically; a full disk raises DiskFullError.
         distribution: a Distribution or a strategy name ("none", "mirrored",
             "data_parallel", "auto").
         mixed_precision: "auto" (bf16 on GPU, fp32 on CPU), "float32", "mixed_bfloat16",
@@ -170,6 +172,7 @@ class Trainer:
         finally:
             keras.config.set_dtype_policy(previous_policy)  # the layers keep theirs
         self.manager = checkpointing.CheckpointManager(os.path.join(output_dir, "checkpoints"))
+        self.artefacts = artefacts.FinalArtefacts(output_dir)
 
     def _build_model(self, model, model_kwargs):
         if callable(model):
@@ -304,14 +307,16 @@ class Trainer:
         if path is None:
             return 0
         state = self.manager.restore(self.model, path, expect=self._run_settings())
-        logger.warning(
-            "Resumed from %s: epoch %d, step %d of %d.",
-            path,
-            state["epoch"] + 1,
-            state["step_in_epoch"],
-            self.steps_per_epoch,
-        )
-        return int(state["global_step"])
+        step = int(state["global_step"])
+        if step < self.epochs * self.steps_per_epoch:
+            logger.warning(
+                "Resumed from %s: epoch %d, step %d of %d.",
+                path,
+                state["epoch"] + 1,
+                state["step_in_epoch"],
+                self.steps_per_epoch,
+            )
+        return step
 
     # -- fit -----------------------------------------------------------------------------
     def callbacks(self, start_step, val_data):
@@ -341,11 +346,28 @@ class Trainer:
     def fit(self):
         """Train to `epochs` (resuming if output_dir has a checkpoint); returns the history
         of this invocation as a dict of lists."""
+        self.manager.remove_leftovers()
+        self.artefacts.remove_leftovers()
         start_step = self.restore()
         total_steps = self.epochs * self.steps_per_epoch
         history = {}
         if start_step >= total_steps:
-            logger.warning("Training already finished (%d steps): nothing to do.", total_steps)
+            problems = self.artefacts.problems(start_step)
+            if not problems:
+                logger.warning(
+                    "Training already finished (%d steps) and its final files are in %s: "
+                    "nothing to do.",
+                    start_step,
+                    self.output_dir,
+                )
+                return history
+            logger.warning(
+                "Training already finished (%d steps), but %s: writing the final files again "
+                "from the last checkpoint.",
+                start_step,
+                "; ".join(problems),
+            )
+            self.save_final(start_step)
             return history
         val_data = self.val_dataset()
         callbacks = self.callbacks(start_step, val_data)
@@ -386,7 +408,7 @@ class Trainer:
                 self.epochs,
                 self.steps_per_epoch,
             )
-        self.save_final()
+        self.save_final(total_steps)
         return history
 
     @contextlib.contextmanager
@@ -401,17 +423,6 @@ class Trainer:
                     raise failures.error from None
             raise
 
-    def _save_weights(self, name):
-        """model.save_weights on every host (it can be collective under multi-process JAX);
-        only host 0 keeps the file."""
-        network = self.network
-        if self.distribution.host_index == 0:
-            os.makedirs(self.output_dir, exist_ok=True)
-            network.save_weights(os.path.join(self.output_dir, name))
-            return
-        with tempfile.TemporaryDirectory() as scratch:
-            network.save_weights(os.path.join(scratch, name))
-
     @property
     def network(self):
         """The trained network: the model, or the one a train-step wrapper (AGCModel) holds,
@@ -420,17 +431,23 @@ class Trainer:
 
         return self.model.model if isinstance(self.model, AGCModel) else self.model
 
-    def save_final(self):
-        """final.weights.h5 (the trained weights) and final_ema.weights.h5; the model then
-        holds its EMA weights, as after Keras' own fit with use_ema=True."""
+    def save_final(self, global_step):
+        """Write the final artefacts (artefacts.py: the trained and EMA weights, a .keras
+        model, then the manifest), each whole or not at all. Every host serialises them (it
+        can be collective under multi-process JAX); host 0 writes. The model then holds its
+        EMA weights, as after Keras' own fit with use_ema=True."""
+        network = self.network
+        files = {artefacts.WEIGHTS: artefacts.weights_bytes(network)}
         values = ema.ema_values(self.model)
-        self._save_weights("final.weights.h5")
-        if values is None:
-            return
-        with ema.ema_weights(self.model):
-            self._save_weights("final_ema.weights.h5")
-        for variable, value in zip(self.model.trainable_variables, values, strict=True):
-            variable.assign(value)
+        if values is not None:
+            with ema.ema_weights(self.model):
+                files[artefacts.EMA_WEIGHTS] = artefacts.weights_bytes(network)
+        files[artefacts.MODEL] = artefacts.model_bytes(network)
+        if self.distribution.host_index == 0:
+            self.artefacts.write(files, global_step)
+        if values is not None:
+            for variable, value in zip(self.model.trainable_variables, values, strict=True):
+                variable.assign(value)
 
 
 def _tensorboard_installed():
