@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
+from tools.cli import run  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_list("models", ["vanillanet_5"], "Registered model names.")
 flags.DEFINE_list("graphs", ["train", "deploy"], "train (as built) and/or deploy (to_deploy).")
@@ -61,6 +63,16 @@ def parse_batch_sizes(values):
     return [int(value) for value in values]
 
 
+def reference_result(label, command):
+    """The JSON line of a --reference command; its failure is the user's command failing."""
+    from keras_minimal.deploy.benchmarking import run_reference_command
+
+    try:
+        return run_reference_command(command)
+    except RuntimeError as error:
+        raise app.UsageError(f"--reference {label}: {error}") from None
+
+
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
@@ -71,7 +83,6 @@ def main(argv):
         format_rows,
         model_summary,
         plot_latency_vs_gmacs,
-        run_reference_command,
     )
 
     unknown = [r for r in FLAGS.runtimes if r not in RUNTIMES]
@@ -85,36 +96,32 @@ def main(argv):
             raise app.UsageError(f"--{flag} is empty: name at least one.")
     batch_sizes = parse_batch_sizes(FLAGS.batch_sizes)
     rows = []
-    try:
-        for name in FLAGS.models:
-            for graph, model in graphs_of(name, FLAGS.graphs, FLAGS.image_size).items():
-                summary = model_summary(model)
-                for row in benchmark_model(
-                    model,
-                    FLAGS.runtimes,
-                    batch_sizes,
-                    FLAGS.runs,
-                    FLAGS.warmup,
-                    FLAGS.threads,
-                    FLAGS.throughput_runs,
-                ):
-                    rows.append({"model": name, "graph": graph, **summary, **row})
-                    print(format_rows(rows[-1:]).splitlines()[-1], flush=True)
-        for reference in FLAGS.reference:
-            label, _, command = reference.partition("=")
-            result = run_reference_command(command)
-            rows.append(
-                {
-                    "model": result.get("model", label),
-                    "graph": result.get("graph", ""),
-                    "runtime": f"ref:{label}",
-                    "batch": result.get("batch", 1),
-                    **result,
-                }
-            )
-    except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    for name in FLAGS.models:
+        for graph, model in graphs_of(name, FLAGS.graphs, FLAGS.image_size).items():
+            summary = model_summary(model)
+            for row in benchmark_model(
+                model,
+                FLAGS.runtimes,
+                batch_sizes,
+                FLAGS.runs,
+                FLAGS.warmup,
+                FLAGS.threads,
+                FLAGS.throughput_runs,
+            ):
+                rows.append({"model": name, "graph": graph, **summary, **row})
+                print(format_rows(rows[-1:]).splitlines()[-1], flush=True)
+    for reference in FLAGS.reference:
+        label, _, command = reference.partition("=")
+        result = reference_result(label, command)
+        rows.append(
+            {
+                "model": result.get("model", label),
+                "graph": result.get("graph", ""),
+                "runtime": f"ref:{label}",
+                "batch": result.get("batch", 1),
+                **result,
+            }
+        )
     print("\n" + format_rows(rows))
     if FLAGS.output:
         os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
@@ -130,4 +137,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from tools.cli import run  # noqa: E402
 from tools.model_flags import check_registered_model  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -58,18 +59,12 @@ def main(argv):
     kwargs = dict(
         model_kwargs(), deploy=FLAGS.deploy, include_top=FLAGS.include_top, classes=FLAGS.classes
     )
-    try:
-        check_output_path(FLAGS.output, FLAGS.overwrite)
-        model = keras_minimal.create_model(FLAGS.model, **kwargs)
-        convert_checkpoint(
-            model, FLAGS.source, FLAGS.output, key=FLAGS.key, overwrite=FLAGS.overwrite
-        )
-    except (ValueError, TypeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    check_output_path(FLAGS.output, FLAGS.overwrite)
+    model = keras_minimal.create_model(FLAGS.model, **kwargs)
+    convert_checkpoint(model, FLAGS.source, FLAGS.output, key=FLAGS.key, overwrite=FLAGS.overwrite)
     print(f"wrote {FLAGS.output}: {FLAGS.model}, {len(model.weights)} variables")
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

@@ -20,7 +20,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from tools.cli import run  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("epochs", 80, "Training epochs.")
@@ -205,4 +207,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

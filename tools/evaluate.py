@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from tools.cli import run  # noqa: E402
 from tools.model_flags import check_model_source  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -144,4 +145,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

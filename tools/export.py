@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
+from tools.cli import run  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registered model name (see keras_minimal.list_models()).")
 flags.DEFINE_string("keras_file", None, "A .keras file to export instead of --model.")
@@ -111,31 +113,25 @@ def main(argv):
         raise app.UsageError(
             f"--quantization={quantization} applies to TFLite only; add tflite to --formats."
         )
-    try:
-        model = load_model()
-        data = load_images(model)
-        targets = [(f, quantization if f == "tflite" else None) for f in FLAGS.formats]
-        results = export_artefacts(
-            model,
-            FLAGS.output,
-            targets,
-            name=FLAGS.name or FLAGS.model,
-            representative_data=data,
-            int8_io=FLAGS.int8_io,
-            fuse=FLAGS.fuse,
-            include_preprocessing={"keep": None, "yes": True, "no": False}[
-                FLAGS.include_preprocessing
-            ],
-            batch_size=FLAGS.batch_size or None,
-            image_size=FLAGS.image_size,
-            opset=FLAGS.opset,
-            overwrite=FLAGS.overwrite,
-            num_calibration=FLAGS.num_calibration,
-            threads=FLAGS.threads,
-        )
-    except (ValueError, TypeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    model = load_model()
+    data = load_images(model)
+    targets = [(f, quantization if f == "tflite" else None) for f in FLAGS.formats]
+    results = export_artefacts(
+        model,
+        FLAGS.output,
+        targets,
+        name=FLAGS.name or FLAGS.model,
+        representative_data=data,
+        int8_io=FLAGS.int8_io,
+        fuse=FLAGS.fuse,
+        include_preprocessing={"keep": None, "yes": True, "no": False}[FLAGS.include_preprocessing],
+        batch_size=FLAGS.batch_size or None,
+        image_size=FLAGS.image_size,
+        opset=FLAGS.opset,
+        overwrite=FLAGS.overwrite,
+        num_calibration=FLAGS.num_calibration,
+        threads=FLAGS.threads,
+    )
     for result in results:
         print(f"\n{result.path}  (report: {result.report_path})\n{result.table()}")
     failed = [r.path for r in results if not r.passed]
@@ -146,4 +142,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

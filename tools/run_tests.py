@@ -10,12 +10,16 @@ import subprocess
 import sys
 import time
 
-from absl import app, flags
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from absl import app, flags  # noqa: E402
+
+from tools.cli import run  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to test, in order.")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # TensorFlow runs the whole suite; the others run the tests marked multibackend.
 SELECTION = {"tensorflow": [], "jax": ["-m", "multibackend"], "torch": ["-m", "multibackend"]}
 BACKEND_PACKAGE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
@@ -48,4 +52,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
+from tools.cli import run  # noqa: E402
 from tools.model_flags import check_model_source  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -116,10 +117,7 @@ def main(argv):
     from keras_minimal.training.trainer import Trainer
 
     name, model = model_factory()
-    try:
-        recipe = resolve_recipe(FLAGS.recipe, name, RECIPES)
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
+    recipe = resolve_recipe(FLAGS.recipe, name, RECIPES)
     options = {}
     if FLAGS.strategy == "data_parallel" and FLAGS.num_processes:
         options = dict(
@@ -173,4 +171,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

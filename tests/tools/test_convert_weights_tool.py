@@ -1,7 +1,3 @@
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -9,8 +5,8 @@ import pytest
 import keras_minimal
 from keras_minimal.weights import convert_checkpoint
 from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
+from tests.tools.tool_process import error_line, run_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VANILLANET = load_fixture("vanillanet_tiny5")
 
 
@@ -50,17 +46,6 @@ def test_output_is_checked_before_loading(tmp_path):
         convert_checkpoint(model, {}, tmp_path / "missing" / "vanillanet.weights.h5")
 
 
-def _run(*args):
-    return subprocess.run(
-        [sys.executable, "tools/convert_weights.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
-    )
-
-
 def test_command_line_converts_a_timm_checkpoint(tmp_path):
     fixture = load_fixture("lcnet_050_timm")
     source = tmp_path / "lcnet_050.npz"
@@ -73,7 +58,7 @@ def test_command_line_converts_a_timm_checkpoint(tmp_path):
         "--classes=10",
         '--model_kwargs={"head_bias": true}',
     ]
-    result = _run(*args)
+    result = run_tool("convert_weights", *args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"wrote {output}" in result.stdout
     model = keras_minimal.create_model(
@@ -87,11 +72,11 @@ def test_command_line_converts_a_timm_checkpoint(tmp_path):
     )
     assert_matches_reference(_outputs(model, fixture), fixture.outputs["logits"])
 
-    again = _run(*args)
-    assert again.returncode == 2
-    assert "exists; pass overwrite=True (--overwrite)" in again.stderr
-    wrong_classes = _run(*args[:3], "--overwrite", '--model_kwargs={"head_bias": true}')
-    assert wrong_classes.returncode == 2
+    again = run_tool("convert_weights", *args)
+    assert "exists; pass overwrite=True (--overwrite)" in error_line(again)
+    wrong_classes = run_tool(
+        "convert_weights", *args[:3], "--overwrite", '--model_kwargs={"head_bias": true}'
+    )
     assert "classifier has 10 classes, this model's 1000: build it with classes=10" in (
-        wrong_classes.stderr
+        error_line(wrong_classes)
     )

@@ -1,28 +1,12 @@
-import os
-import subprocess
-import sys
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.tools.tool_process import run_tool
 
 
 @pytest.mark.slow
 def test_demo_trains_fuses_exports_and_checks_agreement(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "tools/demo.py",
-            "--epochs=6",
-            "--warmup_epochs=1",
-            "--latency_runs=3",
-            f"--export_dir={tmp_path}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+    result = run_tool(
+        "demo", "--epochs=6", "--warmup_epochs=1", "--latency_runs=3", f"--export_dir={tmp_path}"
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "λ = 1.0" in result.stdout

@@ -1,7 +1,5 @@
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -10,20 +8,13 @@ import pytest
 from keras_minimal.applications import VanillaNet
 from keras_minimal.weights import load_reference
 from tests.helpers import load_fixture
+from tests.tools.tool_process import error_line, run_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 pytestmark = pytest.mark.slow
 
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, "tools/export.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
-    )
+    return run_tool("export", *args)
 
 
 def test_exports_and_verifies_every_format(tmp_path):
@@ -76,13 +67,11 @@ def test_exits_non_zero_when_the_runtime_cannot_run_the_artefact(tmp_path):
 
 def test_bad_arguments_name_the_choices(tmp_path):
     result = _run("--model=vanillanet_5", "--formats=coreml", f"--output={tmp_path}")
-    assert (
-        result.returncode != 0 and "choose from ('saved_model', 'tflite', 'onnx')" in result.stderr
-    )
+    assert "choose from ('saved_model', 'tflite', 'onnx')" in error_line(result)
     result = _run("--model=vanillanet_5", "--formats=", f"--output={tmp_path}")
-    assert result.returncode != 0 and "--formats is empty" in result.stderr
+    assert "--formats is empty" in error_line(result)
     result = _run("--model=vanillanet_99", f"--output={tmp_path}")
-    assert result.returncode == 2 and "Unknown model name 'vanillanet_99'" in result.stderr
+    assert "Unknown model name 'vanillanet_99'" in error_line(result)
 
 
 def test_int8_calibrates_a_model_without_preprocessing_on_normalised_images(tmp_path):
@@ -124,6 +113,7 @@ def test_quantization_without_a_tflite_target_is_a_usage_error(tmp_path):
     result = _run(
         "--model=vanillanet_5", "--formats=onnx", "--quantization=int8", f"--output={tmp_path}"
     )
-    assert result.returncode == 1
-    assert "--quantization=int8 applies to TFLite only; add tflite to --formats" in result.stderr
+    assert error_line(result) == (
+        "error: --quantization=int8 applies to TFLite only; add tflite to --formats."
+    )
     assert os.listdir(tmp_path) == []

@@ -1,25 +1,10 @@
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from tests.tools.tool_process import error_line, run_tool
 from tests.training.synthetic import tiny_vanillanet_config, write_image_folder
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _tool(*args):
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3"),
-    )
 
 
 @pytest.mark.slow
@@ -36,8 +21,8 @@ def test_evaluate_reports_metrics_for_train_and_deploy_graphs(tmp_path):
     outputs = {}
     for graph in ("train", "deploy"):
         out = tmp_path / f"{graph}.json"
-        result = _tool(
-            "tools/evaluate.py",
+        result = run_tool(
+            "evaluate",
             f"--model_config={config}",
             f"--weights={tmp_path / 'w.weights.h5'}",
             f"--data={data}",
@@ -57,20 +42,21 @@ def test_evaluate_reports_metrics_for_train_and_deploy_graphs(tmp_path):
 
 @pytest.mark.slow
 def test_unknown_model_and_flag_values_list_the_choices(tmp_path):
-    result = _tool("tools/train.py", "--model=resnet50", "--data=x", f"--output_dir={tmp_path}")
-    assert result.returncode != 0
-    assert "Unknown --model='resnet50'. Choose one of: " in result.stderr
-    assert all(name in result.stderr for name in ("convnext_tiny", "nfnet_f0", "vanillanet_5"))
-    result = _tool(
-        "tools/train.py",
-        "--model=vanillanet_5",
-        "--data=x",
-        "--strategy=horovod",
-        f"--output_dir={tmp_path}",
+    line = error_line(run_tool("train", "--model=resnet50", "--data=x", f"--output_dir={tmp_path}"))
+    assert line.startswith("error: Unknown --model='resnet50'. Choose one of: ")
+    assert all(name in line for name in ("convnext_tiny", "nfnet_f0", "vanillanet_5"))
+    line = error_line(
+        run_tool(
+            "train",
+            "--model=vanillanet_5",
+            "--data=x",
+            "--strategy=horovod",
+            f"--output_dir={tmp_path}",
+        )
     )
-    assert result.returncode != 0 and "<auto|none|mirrored|data_parallel>" in result.stderr
-    result = _tool("tools/evaluate.py", "--model=vanillanet_99", f"--data={tmp_path}")
-    assert result.returncode != 0 and "Unknown --model='vanillanet_99'" in result.stderr
+    assert "<auto|none|mirrored|data_parallel>" in line
+    line = error_line(run_tool("evaluate", "--model=vanillanet_99", f"--data={tmp_path}"))
+    assert line.startswith("error: Unknown --model='vanillanet_99'")
 
 
 def test_evaluation_metrics_match_a_direct_computation():
