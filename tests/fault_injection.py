@@ -15,8 +15,10 @@ import runpy
 import signal
 import sys
 
-if __name__ == "__main__":  # run as a script: make `keras_minimal` importable from the root
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__":
+    # Run as a script, sys.path[0] is tests/, whose tools package would hide the project's
+    # tools/ (a namespace package): run from the project root instead.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from keras_minimal import atomic_files  # noqa: E402
 

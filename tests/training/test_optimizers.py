@@ -1,4 +1,5 @@
 import dataclasses
+import logging
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ from keras_minimal.training.optimizers import (
     AdamW,
     Lamb,
     layer_lr_multipliers,
+    learning_rate_schedule,
     make_optimizer,
     no_weight_decay,
 )
@@ -135,5 +137,15 @@ def test_make_optimizer_from_a_recipe():
     assert isinstance(sgd, SGD) and sgd.weight_decay_mode == "l2"
     with pytest.raises(ValueError, match="optimizer must be one of"):
         make_optimizer(dataclasses.replace(recipe, optimizer="rmsprop"), model, 256, 10)
-    with pytest.raises(ValueError, match="warms up for 5 epochs, longer than the run's 3 epochs"):
-        make_optimizer(recipe, model, 256, 10, epochs=3)
+
+
+def test_a_run_shorter_than_the_warmup_warms_up_for_the_whole_run(caplog):
+    recipe = get_recipe("vanillanet_5")
+    assert recipe.warmup_epochs == 5
+    with caplog.at_level(logging.WARNING):
+        schedule = learning_rate_schedule(recipe, 256, 10, epochs=3)
+    assert schedule.warmup_steps == schedule.total_steps == 30
+    rates = [float(schedule(step)) for step in range(30)]
+    assert rates == sorted(rates) and rates[-1] == pytest.approx(schedule.peak)
+    assert len(caplog.records) == 1
+    assert "warms up for 5 epochs, longer than this 3-epoch run" in caplog.text

@@ -1,6 +1,8 @@
 """A recipe → its optimizer: lr scaled by the global batch, warmup + cosine per step,
 weight decay off for norms/biases/gains, layer-wise lr decay, EMA."""
 
+import logging
+
 from keras_minimal.training.optimizers.lamb import Lamb
 from keras_minimal.training.optimizers.layer_decay import layer_lr_multipliers
 from keras_minimal.training.optimizers.per_variable import SGD, AdamW
@@ -13,6 +15,8 @@ NO_DECAY_NAMES = ("bias", "gain", "gamma", "beta")
 DEFAULT_LAMB_EPSILON = 1e-6  # timm.optim.Lamb's default
 DEFAULT_ADAMW_EPSILON = 1e-8  # torch.optim.AdamW's default
 
+logger = logging.getLogger(__name__)
+
 
 def no_weight_decay(variable):
     """timm's rule (ndim ≤ 1 or a bias) plus gains: norms, biases, gains, layer scales."""
@@ -20,13 +24,16 @@ def no_weight_decay(variable):
 
 
 def learning_rate_schedule(recipe, global_batch_size, steps_per_epoch, epochs=None):
+    """Warmup then cosine decay over the run. A run shorter than the recipe's warmup warms up
+    for the whole run (timm does the same), with one warning."""
     epochs = epochs or recipe.epochs
     if recipe.warmup_epochs > epochs:
-        raise ValueError(
-            f"The recipe warms up for {recipe.warmup_epochs:g} epochs, longer than the run's "
-            f"{epochs} epochs: the learning rate would never decay. Pass a shorter warmup "
-            f"(recipe override warmup_epochs=...). Received: warmup_epochs="
-            f"{recipe.warmup_epochs:g}, epochs={epochs}"
+        logger.warning(
+            "The recipe warms up for %g epochs, longer than this %g-epoch run: the warmup is "
+            "capped at the run's length, so the learning rate rises to its peak and does not "
+            "decay (recipe override warmup_epochs=... for a shorter warmup).",
+            recipe.warmup_epochs,
+            epochs,
         )
     total = max(1, int(epochs * steps_per_epoch))
     warmup = min(total, int(round(recipe.warmup_epochs * steps_per_epoch)))
