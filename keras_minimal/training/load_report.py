@@ -27,8 +27,6 @@ class LoadFailureReport(keras.callbacks.Callback):
                 epoch + 1,
                 summary,
             )
-        if logs is not None:
-            logs["failed_examples"] = self.train_failures.count(epoch)
 
     def on_test_end(self, logs=None):
         if self.val_failures is None or self.val_failures.count() == self._val_reported:
