@@ -124,7 +124,7 @@ def _fuse_into(trained, model):
     )
 
 
-def load_checkpoint(model, source):
+def load_checkpoint(model, source, allow_nonfinite=False):
     """load_reference, except that a deploy-graph model also takes its training checkpoint.
 
     Published checkpoints hold the training graph: for a deploy model it is loaded into
@@ -136,8 +136,8 @@ def load_checkpoint(model, source):
 
     checkpoint = read_checkpoint(source)
     if not describes_the_training_graph(model, checkpoint):
-        load_reference(model, checkpoint)
+        load_reference(model, checkpoint, allow_nonfinite=allow_nonfinite)
         return
     trained = _training_graph_of(model)
-    load_reference(trained, checkpoint)
+    load_reference(trained, checkpoint, allow_nonfinite=allow_nonfinite)
     _fuse_into(trained, model)

@@ -95,3 +95,28 @@ def test_command_line_converts_a_timm_checkpoint(tmp_path):
     assert "classifier has 10 classes, this model's 1000: build it with classes=10" in (
         wrong_classes.stderr
     )
+
+
+def test_command_line_refuses_nan_weights_unless_allow_nonfinite(tmp_path):
+    fixture = load_fixture("lcnet_050_timm")
+    state = dict(fixture.state_dict)
+    state["classifier.bias"] = np.where(np.arange(10) == 2, np.nan, state["classifier.bias"])
+    source = tmp_path / "diverged.npz"
+    np.savez(source, **state)
+    output = tmp_path / "diverged.weights.h5"
+    args = [
+        "--model=pplcnet_x0_5",
+        f"--source={source}",
+        f"--output={output}",
+        "--classes=10",
+        '--model_kwargs={"head_bias": true}',
+    ]
+    refused = _run(*args)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert "error: The checkpoint holds NaN or infinite values in 1 of" in refused.stderr
+    assert "classifier.bias (1 NaN of 10 values)" in refused.stderr
+    assert "--allow_nonfinite" in refused.stderr
+    assert not output.exists()
+    allowed = _run(*args, "--allow_nonfinite")
+    assert allowed.returncode == 0, allowed.stderr[-3000:]
+    assert f"wrote {output}" in allowed.stdout
