@@ -3,11 +3,12 @@
 import argparse
 import os
 import pickle
-import re
 import zipfile
 from collections.abc import Mapping
 
 import numpy as np
+
+from keras_minimal.weights.pickle_refusals import from_torch_refusal
 
 # timm's train.py writes model_best.pth.tar and checkpoint-N.pth.tar.
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
@@ -133,16 +134,7 @@ def _read_torch(path):
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        if refused is None:
-            raise _corrupt(path, error) from None
-        raise ValueError(
-            f"{path!r} holds a {refused[1]} object next to its tensors (training-script "
-            "state, for example); only tensors and plain containers are unpickled, for "
-            "safety. If you trust the file, re-save its state dict alone, e.g. "
-            "torch.save(torch.load(path, weights_only=False)['model'], 'weights.pth'), or "
-            "convert it to .safetensors."
-        ) from None
+        raise (from_torch_refusal(path, error) or _corrupt(path, error)) from None
     except (AttributeError, ImportError, MemoryError):
         raise  # the environment, not the file
     except Exception as error:
