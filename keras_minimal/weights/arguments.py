@@ -3,6 +3,8 @@
 import os
 import warnings
 
+from keras_minimal.weights.readers import reader_for, refuse_directory
+
 WEIGHTS_CHOICES = 'None, "imagenet", or the path of a .weights.h5 file or a reference checkpoint'
 
 
@@ -39,14 +41,13 @@ def check_weights_argument(weights, include_top, classes, variant, classifier_ac
                 f"for another output. Received: classifier_activation={classifier_activation!r}"
             )
         return
+    refuse_directory(weights)
     if not os.path.isfile(weights):
         raise ValueError(
             f"weights must be {WEIGHTS_CHOICES} (.pth/.pt/.safetensors/.npz). "
             f"Received: weights={weights!r}, which is not an existing file."
         )
     if not weights.lower().endswith(".weights.h5"):
-        from keras_minimal.weights.readers import reader_for
-
         reader_for(weights)
 
 
