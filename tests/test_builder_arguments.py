@@ -1,7 +1,9 @@
 """Builder and layer arguments: numpy numbers accepted, bad ones named in one error."""
 
 import json
+import re
 
+import keras
 import numpy as np
 import pytest
 
@@ -128,3 +130,48 @@ def test_numpy_classes_build_that_many_and_are_recorded_as_an_int(family):
     json.dumps(model.get_config())
     # Without the top, classes is ignored, as in keras.applications.
     assert HEADS[family](classes=None, include_top=False, pooling="avg").output.shape[0] is None
+
+
+BAD_INPUT_SHAPES = [
+    (32, 32, 0),
+    (0, 32, 3),
+    (32, -1, 3),
+    (32, 32, -3),
+    (32, 32.5, 3),
+    (32, 32, None),
+]
+
+
+@pytest.mark.parametrize("family", sorted(NUMPY_RATES))  # the four families' builders
+@pytest.mark.parametrize("shape", BAD_INPUT_SHAPES)
+@pytest.mark.parametrize("include_preprocessing", [True, False])
+def test_an_input_shape_with_a_size_below_one_is_refused_at_build(
+    family, shape, include_preprocessing
+):
+    build, _ = NUMPY_RATES[family]
+    with pytest.raises(
+        ValueError,
+        match=rf"^input_shape must hold integer sizes ≥ 1 .*Received: "
+        rf"input_shape={re.escape(str(shape))}$",
+    ):
+        build(input_shape=shape, include_preprocessing=include_preprocessing)
+
+
+@pytest.mark.parametrize("family", sorted(NUMPY_RATES))
+def test_an_input_tensor_without_a_channel_count_is_refused(family):
+    build, _ = NUMPY_RATES[family]
+    with pytest.raises(
+        ValueError,
+        match=r"^input_tensor\.shape\[1:\] must hold integer sizes ≥ 1 .*the channel count must "
+        r"be known\)\. Received: input_tensor\.shape\[1:\]=\(None, None, None\)$",
+    ):
+        build(input_tensor=keras.Input((None, None, None)), include_preprocessing=False)
+
+
+@pytest.mark.parametrize("family", sorted(NUMPY_RATES))
+def test_a_numpy_input_shape_is_recorded_as_ints(family):
+    build, _ = NUMPY_RATES[family]
+    model = build(input_shape=np.array([32, 32, 3]))
+    assert model.input_shape == (None, 32, 32, 3)
+    assert [type(size) for size in model.builder_config["input_shape"]] == [int, int, int]
+    json.dumps(model.get_config())

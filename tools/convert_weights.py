@@ -34,6 +34,12 @@ flags.DEFINE_integer("classes", 1000, "Number of classes of the checkpoint's cla
 flags.DEFINE_string("key", None, "Checkpoint wrapper to take (model, model_ema, state_dict…).")
 flags.DEFINE_string("model_kwargs", None, "Other constructor arguments as JSON.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing output file.")
+flags.DEFINE_bool(
+    "allow_nonfinite",
+    False,
+    "Convert tensors holding NaN or ±inf as they are (refused by default: they usually mean "
+    "the run that saved them diverged).",
+)
 flags.mark_flags_as_required(["model", "source", "output"])
 
 
@@ -61,7 +67,14 @@ def main(argv):
     )
     check_output_path(FLAGS.output, FLAGS.overwrite)
     model = keras_minimal.create_model(FLAGS.model, **kwargs)
-    convert_checkpoint(model, FLAGS.source, FLAGS.output, key=FLAGS.key, overwrite=FLAGS.overwrite)
+    convert_checkpoint(
+        model,
+        FLAGS.source,
+        FLAGS.output,
+        key=FLAGS.key,
+        overwrite=FLAGS.overwrite,
+        allow_nonfinite=FLAGS.allow_nonfinite,
+    )
     print(f"wrote {FLAGS.output}: {FLAGS.model}, {len(model.weights)} variables")
     return 0
 

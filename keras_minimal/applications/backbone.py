@@ -147,7 +147,24 @@ def resolve_input_shape(input_shape, input_tensor, default=(None, None, 3)):
             "input_shape must be (height, width, channels), channels last. "
             f"Received: input_shape={input_shape}"
         )
-    return input_shape
+    argument = "input_shape" if input_tensor is None else "input_tensor.shape[1:]"
+    return _checked_sizes(input_shape, argument)
+
+
+def _checked_sizes(input_shape, argument):
+    """input_shape as Python ints (None sides stay free), or ValueError for a size < 1."""
+    *sides, channels = input_shape
+    if not (all(side is None or _is_size(side) for side in sides) and _is_size(channels)):
+        raise ValueError(
+            f"{argument} must hold integer sizes ≥ 1 (height, width, channels; a side may be "
+            f"None for any size, the channel count must be known). Received: "
+            f"{argument}={input_shape}"
+        )
+    return tuple(None if size is None else int(size) for size in input_shape)
+
+
+def _is_size(value):
+    return is_integer(value) and value >= 1
 
 
 def _compatible(shape, other):

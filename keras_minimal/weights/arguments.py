@@ -3,6 +3,8 @@
 import os
 import warnings
 
+from keras_minimal.weights.readers import reader_for, refuse_directory
+
 WEIGHTS_CHOICES = 'None, "imagenet", or the path of a .weights.h5 file or a reference checkpoint'
 
 
@@ -39,14 +41,13 @@ def check_weights_argument(weights, include_top, classes, variant, classifier_ac
                 f"for another output. Received: classifier_activation={classifier_activation!r}"
             )
         return
+    refuse_directory(weights)
     if not os.path.isfile(weights):
         raise ValueError(
             f"weights must be {WEIGHTS_CHOICES} (.pth/.pt/.safetensors/.npz). "
             f"Received: weights={weights!r}, which is not an existing file."
         )
     if not weights.lower().endswith(".weights.h5"):
-        from keras_minimal.weights.readers import reader_for
-
         reader_for(weights)
 
 
@@ -124,7 +125,7 @@ def _fuse_into(trained, model):
     )
 
 
-def load_checkpoint(model, source):
+def load_checkpoint(model, source, allow_nonfinite=False):
     """load_reference, except that a deploy-graph model also takes its training checkpoint.
 
     Published checkpoints hold the training graph: for a deploy model it is loaded into
@@ -136,8 +137,8 @@ def load_checkpoint(model, source):
 
     checkpoint = read_checkpoint(source)
     if not describes_the_training_graph(model, checkpoint):
-        load_reference(model, checkpoint)
+        load_reference(model, checkpoint, allow_nonfinite=allow_nonfinite)
         return
     trained = _training_graph_of(model)
-    load_reference(trained, checkpoint)
+    load_reference(trained, checkpoint, allow_nonfinite=allow_nonfinite)
     _fuse_into(trained, model)

@@ -39,7 +39,7 @@ def check_output_path(output, overwrite=False):
     return output
 
 
-def convert_checkpoint(model, source, output, key=None, overwrite=False):
+def convert_checkpoint(model, source, output, key=None, overwrite=False, allow_nonfinite=False):
     """Load a reference checkpoint into `model` and write its weights to `output`.
 
     Loading is all or nothing (`load_reference`'s errors); a deploy-graph model takes the
@@ -52,6 +52,8 @@ def convert_checkpoint(model, source, output, key=None, overwrite=False):
         output: the .weights.h5 path to write.
         key: the checkpoint wrapper to take ("model", "model_ema", ...).
         overwrite: replace an existing `output`.
+        allow_nonfinite: convert tensors holding NaN or ±inf as they are; by default such a
+            checkpoint is refused.
 
     Returns:
         `output`.
@@ -60,6 +62,6 @@ def convert_checkpoint(model, source, output, key=None, overwrite=False):
     from keras_minimal.weights.readers import read_checkpoint
 
     output = check_output_path(output, overwrite)
-    load_checkpoint(model, read_checkpoint(source, key=key))
+    load_checkpoint(model, read_checkpoint(source, key=key), allow_nonfinite=allow_nonfinite)
     save_weights_atomically(model, output)
     return output

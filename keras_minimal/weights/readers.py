@@ -3,14 +3,17 @@
 import argparse
 import os
 import pickle
-import re
 import zipfile
 from collections.abc import Mapping
 
 import numpy as np
 
+from keras_minimal.weights.pickle_refusals import from_torch_refusal
+
 # timm's train.py writes model_best.pth.tar and checkpoint-N.pth.tar.
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
+# What a directory given as a checkpoint is searched for, to name in the error.
+_LISTED_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors", ".npz", ".weights.h5")
 # Wrappers of training scripts, in order of preference: the EMA weights are what
 # the official VanillaNet evaluation and timm's load_checkpoint use by default.
 WRAPPER_KEYS = ("model_ema", "state_dict_ema", "model", "state_dict", "module")
@@ -80,7 +83,24 @@ def _flatten(state):
     return flat
 
 
+def refuse_directory(path):
+    """ValueError when `path` is a directory, naming the checkpoint files in it."""
+    if not os.path.isdir(path):
+        return
+    try:
+        inside = sorted(n for n in os.listdir(path) if n.lower().endswith(_LISTED_SUFFIXES))
+    except OSError:
+        inside = []
+    if inside:
+        shown = ", ".join(inside[:5]) + (", …" if len(inside) > 5 else "")
+        found = f"it holds {shown}: pass one of them, e.g. {os.path.join(path, inside[0])!r}."
+    else:
+        found = "it holds no checkpoint file (.pth, .pt, .bin, .safetensors, .npz, .weights.h5)."
+    raise ValueError(f"The checkpoint path is a directory, not a file; {found} Received: {path!r}")
+
+
 def _read_file(path):
+    refuse_directory(path)
     if not os.path.isfile(path):
         raise ValueError(f"Checkpoint file not found. Received: {path!r}")
     if path.lower().endswith(".weights.h5"):
@@ -133,16 +153,7 @@ def _read_torch(path):
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        if refused is None:
-            raise _corrupt(path, error) from None
-        raise ValueError(
-            f"{path!r} holds a {refused[1]} object next to its tensors (training-script "
-            "state, for example); only tensors and plain containers are unpickled, for "
-            "safety. If you trust the file, re-save its state dict alone, e.g. "
-            "torch.save(torch.load(path, weights_only=False)['model'], 'weights.pth'), or "
-            "convert it to .safetensors."
-        ) from None
+        raise (from_torch_refusal(path, error) or _corrupt(path, error)) from None
     except (AttributeError, ImportError, MemoryError):
         raise  # the environment, not the file
     except Exception as error:

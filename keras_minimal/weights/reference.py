@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_minimal.weights.conversions import IDENTITY, Conversion
+from keras_minimal.weights.nonfinite import check_finite
 from keras_minimal.weights.readers import read_checkpoint
 
 # Buffers that PyTorch keeps in state dicts but that carry no weights.
@@ -115,11 +116,12 @@ def _other_class_count(mismatched, classes):
     return counts.pop() if len(counts) == 1 else None
 
 
-def plan_assignments(layout, checkpoint, classes=None):
+def plan_assignments(layout, checkpoint, classes=None, allow_nonfinite=False):
     """[(variable, keras-layout array)] for every target, or ValueError listing every problem.
 
     `classes` (the model's, with its classifier) lets the error say when the checkpoint
-    only differs in its number of classes.
+    only differs in its number of classes. The tensors to load must be finite unless
+    `allow_nonfinite`.
     """
     checkpoint, names, layout = _resolve(layout, checkpoint)
     diagnosis = layout.diagnose(names)
@@ -177,10 +179,11 @@ def plan_assignments(layout, checkpoint, classes=None):
                 lines.append(hint)
         lines.append("Nothing was loaded.")
         raise ValueError(" ".join(lines))
+    check_finite({name: checkpoint[name] for name in layout.targets}, allow_nonfinite)
     return assignments
 
 
-def load_reference(model, source, key=None):
+def load_reference(model, source, key=None, allow_nonfinite=False):
     """Load a reference checkpoint (official code / timm layout) into `model`.
 
     Args:
@@ -189,10 +192,13 @@ def load_reference(model, source, key=None):
             .npz) or a mapping name → array; bare or wrapped in {"model": ...} /
             {"model_ema": ...} (EMA preferred when both are present).
         key: take this wrapper instead of the default preference.
+        allow_nonfinite: load tensors holding NaN or ±inf as they are; by default such a
+            checkpoint is refused.
 
     Raises:
-        ValueError: listing every missing key, unexpected key and shape mismatch.
-            The model is left untouched: either every tensor loads or none does.
+        ValueError: listing every missing key, unexpected key and shape mismatch, or the
+            tensors holding NaN or ±inf. The model is left untouched: either every tensor
+            loads or none does.
 
     Returns:
         The model.
@@ -201,6 +207,6 @@ def load_reference(model, source, key=None):
     checkpoint = read_checkpoint(source, key=key)
     config = model.builder_config
     classes = config.get("classes") if config.get("include_top") else None
-    for variable, value in plan_assignments(layout, checkpoint, classes):
+    for variable, value in plan_assignments(layout, checkpoint, classes, allow_nonfinite):
         variable.assign(value)
     return model

@@ -80,3 +80,26 @@ def test_command_line_converts_a_timm_checkpoint(tmp_path):
     assert "classifier has 10 classes, this model's 1000: build it with classes=10" in (
         error_line(wrong_classes)
     )
+
+
+def test_command_line_refuses_nan_weights_unless_allow_nonfinite(tmp_path):
+    fixture = load_fixture("lcnet_050_timm")
+    state = dict(fixture.state_dict)
+    state["classifier.bias"] = np.where(np.arange(10) == 2, np.nan, state["classifier.bias"])
+    source = tmp_path / "diverged.npz"
+    np.savez(source, **state)
+    output = tmp_path / "diverged.weights.h5"
+    args = [
+        "--model=pplcnet_x0_5",
+        f"--source={source}",
+        f"--output={output}",
+        "--classes=10",
+        '--model_kwargs={"head_bias": true}',
+    ]
+    line = error_line(run_tool("convert_weights", *args))
+    assert line.startswith("error: The checkpoint holds NaN or infinite values in 1 of")
+    assert "classifier.bias (1 NaN of 10 values)" in line and "--allow_nonfinite" in line
+    assert not output.exists()
+    allowed = run_tool("convert_weights", *args, "--allow_nonfinite")
+    assert allowed.returncode == 0, allowed.stderr[-3000:]
+    assert f"wrote {output}" in allowed.stdout

@@ -1,6 +1,7 @@
 """weights="imagenet": offline error, and the download → convert → cache path via file://."""
 
 import os
+import pickle
 import re
 
 import keras
@@ -160,6 +161,32 @@ def test_unreadable_download_is_deleted_so_the_next_call_fetches_it_again(
     release.write_bytes(good)
     _build(tiny_published_variant)
     assert downloaded.read_bytes() == good
+
+
+def test_a_download_that_would_run_code_is_refused_not_deleted_as_corrupt(
+    tiny_published_variant, tmp_path
+):
+    # Deleting it would only fetch the same file again: the message must say what it is.
+    marker = tmp_path / "marker"
+    release = tmp_path / "release" / "vanillanet_tiny.pth"
+    release.write_bytes(pickle.dumps(_RunsCommand(f"echo ran > {marker}"), protocol=2))
+    with pytest.raises(ValueError) as error:
+        _build(tiny_published_variant)
+    message = str(error.value)
+    downloaded = tmp_path / "keras_home" / "models" / "keras_minimal" / "vanillanet_tiny.pth"
+    system = f"{os.system.__module__}.system"  # posix.system
+    assert f"Refused to load {str(downloaded)!r}: unpickling it would call {system}" in message
+    assert "deleted" not in message and "weights_only" not in message
+    assert downloaded.read_bytes() == release.read_bytes()
+    assert not marker.exists()
+
+
+class _RunsCommand:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
 
 
 def test_deploy_model_takes_a_training_checkpoint_path(tiny_published_variant, tmp_path):

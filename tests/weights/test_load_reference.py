@@ -1,4 +1,5 @@
 import argparse
+import re
 import zipfile
 
 import keras
@@ -334,6 +335,23 @@ def test_unsupported_and_missing_files(tmp_path):
         (tmp_path / name).write_bytes(b"x")
         with pytest.raises(ValueError, match="is a Keras weights file"):
             load_reference(_model(), tmp_path / name)
+
+
+def test_a_directory_is_named_as_one_with_the_checkpoints_it_holds(tmp_path):
+    folder = tmp_path / "downloaded"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"is a directory, not a file; it holds no checkpoint"):
+        load_reference(_model(), folder)
+    np.savez(folder / "model.npz", **FIXTURE.state_dict)
+    (folder / "README.md").write_text("weights")
+    expected = (
+        r"is a directory, not a file; it holds model\.npz: pass one of them, e\.g\. "
+        rf"'{re.escape(str(folder / 'model.npz'))}'\. Received: '{re.escape(str(folder))}'"
+    )
+    with pytest.raises(ValueError, match=expected):
+        load_reference(_model(), folder)
+    with pytest.raises(ValueError, match=expected):
+        _model(weights=str(folder))
 
 
 def test_a_checkpoint_with_another_number_of_classes_says_so():
