@@ -86,6 +86,19 @@ def test_list_models_takes_timm_wildcards_or_a_substring():
     assert keras_minimal.list_models("resnet*") == []
 
 
+def test_list_models_is_in_natural_order():
+    assert keras_minimal.list_models("vanillanet_1") == [
+        "vanillanet_10",
+        "vanillanet_11",
+        "vanillanet_12",
+        "vanillanet_13",
+        "vanillanet_13_x1_5",
+        "vanillanet_13_x1_5_ada_pool",
+    ]
+    names = keras_minimal.list_models("vanillanet")
+    assert names[:6] == [f"vanillanet_{depth}" for depth in range(5, 11)]
+
+
 def test_convnext_and_pplcnet_constructors_are_registered():
     convnext = {"ConvNeXtTiny", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge"}
     scales = ("0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5")

@@ -1,4 +1,4 @@
-"""Latency (batch 1) and throughput (batch 32) of models across runtimes, train vs deploy graph.
+r"""Latency (batch 1) and throughput (batch 32) of models across runtimes, train vs deploy graph.
 
     python tools/benchmark.py --models=vanillanet_5,pplcnet_x1_0 \
         --runtimes=keras,keras_xla,saved_model,tflite,onnx --output=benchmarks/results/runtimes

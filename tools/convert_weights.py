@@ -1,4 +1,4 @@
-"""Convert a reference checkpoint (official code / timm / DeepMind) into a Keras .weights.h5.
+r"""Convert a reference checkpoint (official code / timm / DeepMind) into a Keras .weights.h5.
 
     python tools/convert_weights.py --model=vanillanet_5 --source=vanillanet_5.pth \
         --output=vanillanet_5.weights.h5

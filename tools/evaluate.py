@@ -1,4 +1,4 @@
-"""Evaluate a model: top-1 / top-5 accuracy, cross-entropy loss and images/s.
+r"""Evaluate a model: top-1 / top-5 accuracy, cross-entropy loss and images/s.
 
     python tools/evaluate.py --model=vanillanet_5 --weights=imagenet --data=/imagenet/val
     python tools/evaluate.py --model=vanillanet_5 --weights=runs/vn5/final_ema.weights.h5 \

@@ -1,4 +1,4 @@
-"""Fuse and export a model, then verify every artefact in its runtime and print the report.
+r"""Fuse and export a model, then verify every artefact in its runtime and print the report.
 
     python tools/export.py --model=vanillanet_5 --weights=/path/vanillanet_5.pth \
         --formats=saved_model,tflite,onnx --output=exported/

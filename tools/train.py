@@ -1,4 +1,4 @@
-"""Train a model with a published recipe, resumably; a thin command line over the library.
+r"""Train a model with a published recipe, resumably; a thin command line over the library.
 
     python tools/train.py --model=vanillanet_5 --data=/imagenet/train --val_data=/imagenet/val \
         --recipe=paper --batch_size=1024 --output_dir=runs/vn5

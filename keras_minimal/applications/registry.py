@@ -1,6 +1,7 @@
 """One registry of model names (timm style, "vanillanet_13") → constructors."""
 
 import fnmatch
+import re
 
 _MODELS = {}
 
@@ -12,10 +13,16 @@ def register_model(name, constructor):
     return constructor
 
 
+def _natural_key(name):
+    """ "vanillanet_5" before "vanillanet_10": digit runs compare as numbers (timm's order)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def list_models(pattern=None):
-    """Sorted registered names, optionally filtered: a shell-style wildcard pattern as
-    timm's list_models takes ("convnext*", "*x1_*"), or else a substring ("nfnet")."""
-    names = sorted(_MODELS)
+    """Registered names in natural order (vanillanet_5 before vanillanet_10), optionally
+    filtered: a shell-style wildcard pattern as timm's list_models takes ("convnext*",
+    "*x1_*"), or else a substring ("nfnet")."""
+    names = sorted(_MODELS, key=_natural_key)
     if not pattern:
         return names
     if any(char in pattern for char in "*?["):

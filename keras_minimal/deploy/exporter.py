@@ -485,10 +485,15 @@ def export(
 
 
 def artefact_path(output_dir, name, format, quantization=None):
-    """<output_dir>/<name>[_fp16|_int8].{tflite,onnx} or <name>_saved_model/."""
+    """<output_dir>/<name>[_fp16|_int8].{tflite,onnx} or <name>_saved_model/; a name that
+    already ends with the suffix keeps it once ("lc_int8" → lc_int8.tflite)."""
+    suffix = (
+        "_saved_model" if format == "saved_model" else f"_{quantization}" if quantization else ""
+    )
+    if name.endswith(suffix):
+        suffix = ""
     if format == "saved_model":
-        return os.path.join(output_dir, f"{name}_saved_model")
-    suffix = f"_{quantization}" if quantization else ""
+        return os.path.join(output_dir, f"{name}{suffix}")
     return os.path.join(output_dir, f"{name}{suffix}.{format}")
 
 

@@ -21,9 +21,10 @@ def evaluate(model, dataset, from_logits=None, failures=None):
 
     Returns {"top1", "top5", "loss", "examples", "images_per_second", "failed_examples",
     "failed_named"}; images/s counts the whole loop (input pipeline included), after one
-    untimed warm-up batch. `failures`: the LoadFailures the dataset was made with
-    (make_dataset(failures=...)); the examples it skipped are reported, and too many of
-    them (or no example loaded at all) raise UnreadableDataError.
+    untimed warm-up batch (with a single batch, that batch, warm-up included). `failures`:
+    the LoadFailures the dataset was made with (make_dataset(failures=...)); the examples it
+    skipped are reported, and too many of them (or none loaded at all) raise
+    UnreadableDataError.
     """
     if from_logits is None:
         from_logits = outputs_logits(model)
@@ -31,6 +32,7 @@ def evaluate(model, dataset, from_logits=None, failures=None):
     loss_sum = 0.0
     count = 0
     timed_images, start = 0, None
+    loop_start = time.perf_counter()
     for images, labels in dataset:
         scores = np.asarray(keras.ops.convert_to_numpy(model.predict_on_batch(images)))
         labels = np.asarray(labels).reshape(-1).astype(int)
@@ -57,13 +59,15 @@ def evaluate(model, dataset, from_logits=None, failures=None):
         failures.check_pass(count)
     if count == 0:
         raise ValueError("The evaluation dataset is empty.")
-    seconds = time.perf_counter() - start if start is not None else 0.0
+    if not timed_images:  # one batch: time it, warm-up included
+        timed_images, start = count, loop_start
+    seconds = time.perf_counter() - start
     return {
         "top1": top1 / count,
         "top5": top5 / count,
         "loss": loss_sum / count,
         "examples": count,
-        "images_per_second": timed_images / seconds if seconds > 0 and timed_images else None,
+        "images_per_second": timed_images / seconds if seconds > 0 else None,
         "failed_examples": failures.count() if failures is not None else 0,
         "failed_named": [list(pair) for pair in failures.named()] if failures is not None else [],
     }

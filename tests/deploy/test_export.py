@@ -359,3 +359,19 @@ def test_data_that_is_not_a_batch_of_images_is_named(tmp_path):
         with pytest.raises(ValueError, match=rf"image_size must be a positive integer.*{bad!r}"):
             export(model, str(tmp_path / "m.onnx"), "onnx", image_size=bad)
     assert os.listdir(tmp_path) == []
+
+
+def test_artefact_names_carry_the_quantisation_once():
+    from keras_minimal.deploy.exporter import artefact_path
+
+    assert artefact_path("out", "lc", "tflite", "int8") == os.path.join("out", "lc_int8.tflite")
+    assert artefact_path("out", "lc_int8", "tflite", "int8") == os.path.join(
+        "out", "lc_int8.tflite"
+    )
+    assert artefact_path("out", "lc_fp16", "tflite", "int8") == os.path.join(
+        "out", "lc_fp16_int8.tflite"
+    )
+    assert artefact_path("out", "lc", "saved_model") == os.path.join("out", "lc_saved_model")
+    assert artefact_path("out", "lc_saved_model", "saved_model") == os.path.join(
+        "out", "lc_saved_model"
+    )

@@ -1,6 +1,7 @@
 """tools/cli.py: help exits 0; a user error is one `error:` line and exit 2; a bug a traceback."""
 
 import errno
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,11 +20,13 @@ HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
 @pytest.mark.parametrize("tool", TOOLS)
 def test_help_prints_the_tool_docstring_on_stdout_and_exits_0(tool):
     with open(f"{ROOT}/tools/{tool}.py") as f:
-        first_docstring_line = f.readline().strip('"\n')
+        first_docstring_line = f.readline().removeprefix("r").strip('"\n')
     for flag in HELP_FLAGS:
         result = run_tool(tool, flag, timeout=60)
         assert (result.returncode, result.stderr) == (0, ""), (flag, result.stderr)
         assert result.stdout.startswith(first_docstring_line) and "flags:" in result.stdout
+        # An example continued with "\" keeps its line break (no run of spaces mid-line).
+        assert not re.search(r"\S {4,}--", result.stdout), result.stdout[:2000]
 
 
 def test_arguments_after_a_double_dash_are_not_help_flags():

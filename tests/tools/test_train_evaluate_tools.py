@@ -77,3 +77,6 @@ def test_evaluation_metrics_match_a_direct_computation():
     top5 = np.argsort(-logits, -1)[:, :5]
     assert results["top5"] == np.mean((top5 == y[:, None]).any(-1))
     np.testing.assert_allclose(results["loss"], -log_probs[np.arange(10), y].mean(), rtol=1e-5)
+    assert results["images_per_second"] > 0
+    single = evaluate(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(16), from_logits=True)
+    assert single["examples"] == 10 and single["images_per_second"] > 0  # one batch
