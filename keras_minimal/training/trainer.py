@@ -213,6 +213,10 @@ class Trainer:
         )
         # Build the optimizer's slots (and EMA) now so that a checkpoint can be restored.
         self.model.optimizer.build(self.model.trainable_variables)
+        # The EMA of the BatchNorm statistics is optimizer variables too (timm averages them).
+        self._statistics_ema = None
+        if ema.ema_optimizer(self.model.optimizer) is not None:
+            self._statistics_ema = ema.track_statistics(self.model)
 
     # -- data ----------------------------------------------------------------------------
     def _pipeline_options(self):
@@ -302,7 +306,8 @@ class Trainer:
 
     # -- fit -----------------------------------------------------------------------------
     def callbacks(self, start_step, val_data):
-        callbacks = []
+        # First: the checkpoints and the EMA evaluation then include each step's update.
+        callbacks = [self._statistics_ema] if self._statistics_ema is not None else []
         decay_epochs = scaled_deep_training_epochs(self.recipe, self.epochs)
         if decay_epochs and deep_training_layers(self.model):
             callbacks.append(DeepTrainingScheduler(decay_epochs))
