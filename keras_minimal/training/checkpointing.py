@@ -127,7 +127,9 @@ class CheckpointManager:
             if len(stored) != len(optimizer_variables):
                 raise ValueError(
                     f"The checkpoint {path} holds {len(stored)} optimizer variables; this run's "
-                    f"optimizer has {len(optimizer_variables)}. Resume with the same recipe."
+                    f"optimizer has {len(optimizer_variables)}. Resume with the same recipe (a "
+                    "checkpoint written before keras_minimal averaged BatchNorm statistics in "
+                    "the EMA has fewer: finish that run with the version that started it)."
                 )
             for i, variable in enumerate(model.variables):
                 variable.assign(data[f"model_{i:05d}"])

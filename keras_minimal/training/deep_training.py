@@ -26,9 +26,9 @@ class DeepTrainingScheduler(keras.callbacks.Callback):
     """Anneal λ from 0 to 1 over the first `decay_epochs` epochs, once per epoch.
 
     λ lives in non-trainable variables of the model's DeepTrainingActivation
-    layers, so the new value takes effect inside compiled (XLA / jit) steps. An
-    EMA of the weights (Keras optimizer `use_ema=True`) averages only trainable
-    variables, so the EMA model sees the same λ.
+    layers, so the new value takes effect inside compiled (XLA / jit) steps. The
+    EMA (keras_minimal.training.ema) never averages λ, so the EMA model sees the
+    same λ.
 
     Args:
         decay_epochs: epochs until λ reaches 1 (the official recipe: 100 of 300).

@@ -227,6 +227,10 @@ class Trainer:
         )
         # Build the optimizer's slots (and EMA) now so that a checkpoint can be restored.
         self.model.optimizer.build(self.model.trainable_variables)
+        # The EMA of the BatchNorm statistics is optimizer variables too (timm averages them).
+        self._statistics_ema = None
+        if ema.ema_optimizer(self.model.optimizer) is not None:
+            self._statistics_ema = ema.track_statistics(self.model)
 
     # -- data ----------------------------------------------------------------------------
     def _pipeline_options(self):
@@ -320,7 +324,9 @@ class Trainer:
 
     # -- fit -----------------------------------------------------------------------------
     def callbacks(self, start_step, val_data):
-        callbacks = [LoadFailureReport(self.train_failures, self.val_failures)]
+        # First: the checkpoints and the EMA evaluation then include each step's update.
+        callbacks = [self._statistics_ema] if self._statistics_ema is not None else []
+        callbacks.append(LoadFailureReport(self.train_failures, self.val_failures))
         decay_epochs = scaled_deep_training_epochs(self.recipe, self.epochs)
         if decay_epochs and deep_training_layers(self.model):
             callbacks.append(DeepTrainingScheduler(decay_epochs))
@@ -446,8 +452,7 @@ class Trainer:
         if self.distribution.host_index == 0:
             self.artefacts.write(files, global_step)
         if values is not None:
-            for variable, value in zip(self.model.trainable_variables, values, strict=True):
-                variable.assign(value)
+            ema.assign_ema_weights(self.model)
 
 
 def _tensorboard_installed():

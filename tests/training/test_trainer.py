@@ -31,19 +31,19 @@ def _source(n=24, classes=3):
     return ArraySource(images.astype("float32"), labels, num_classes=classes)
 
 
-def _model():
+def _model(drop_rate=0.05):
     return VanillaNet(
         TEST_CONFIG["dims"],
         TEST_CONFIG["strides"],
         classes=3,
         input_shape=(32, 32, 3),
         classifier_activation=None,
-        drop_rate=0.05,
+        drop_rate=drop_rate,
         name="tiny",
     )
 
 
-def _trainer(tmp_path, model=None, **kwargs):
+def _trainer(tmp_path, model=None, trainer_class=Trainer, **kwargs):
     options = dict(
         output_dir=str(tmp_path),
         global_batch_size=8,
@@ -53,7 +53,7 @@ def _trainer(tmp_path, model=None, **kwargs):
         verbose=0,
     )
     options.update(kwargs)
-    return Trainer(model or _model, options.pop("recipe", RECIPE), _source(), **options)
+    return trainer_class(model or _model, options.pop("recipe", RECIPE), _source(), **options)
 
 
 def test_trainer_runs_the_recipe_with_lambda_ema_and_checkpoints(tmp_path):
@@ -275,8 +275,65 @@ def test_final_weights_of_an_agc_wrapped_model_load_into_the_bare_model(tmp_path
     for name in ("final.weights.h5", "final_ema.weights.h5"):
         bare = _model()
         bare.load_weights(tmp_path / name)
-    for a, b in zip(trainer.network.weights, bare.weights, strict=True):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    with ema.ema_weights(trainer.model):  # the EMA of the weights and BatchNorm statistics
+        for a, b in zip(trainer.network.weights, bare.weights, strict=True):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
+            )
+
+
+class _Killed(Exception):
+    """Stands for a kill: raised after the given number of train steps."""
+
+
+class _KillAfter(keras.callbacks.Callback):
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps -= 1
+        if self.steps == 0:
+            raise _Killed
+
+
+class _KilledTrainer(Trainer):
+    def callbacks(self, *args, **kwargs):
+        return [*super().callbacks(*args, **kwargs), _KillAfter(5)]
+
+
+def _ema_of_every_variable(trainer):
+    with ema.ema_weights(trainer.model):
+        return [keras.ops.convert_to_numpy(v) for v in trainer.model.variables]
+
+
+@pytest.mark.multibackend
+def test_a_resumed_run_continues_the_ema_of_the_batchnorm_statistics_exactly(tmp_path):
+    """Killed after step 5 (checkpoints at steps 2, 3, 4), resumed from step 4: the EMA of
+    the weights and of the BatchNorm statistics equal an uninterrupted run's bit for bit."""
+    options = dict(
+        model=lambda: _model(drop_rate=0.0),  # torch's dropout draws from torch's global RNG
+        checkpoint_every_steps=2,
+        recipe=dataclasses.replace(RECIPE, ema_decay=0.5),
+    )
+    reference = _trainer(tmp_path / "reference", **options)
+    reference.fit()
+    with pytest.raises(_Killed):
+        _trainer(tmp_path / "resumed", trainer_class=_KilledTrainer, **options).fit()
+    resumed = _trainer(tmp_path / "resumed", **options)
+    resumed.fit()
+    for actual, expected in zip(
+        _ema_of_every_variable(resumed), _ema_of_every_variable(reference), strict=True
+    ):
+        np.testing.assert_array_equal(actual, expected)
+    # The BatchNorm statistics are averaged: their EMA is not the trained values.
+    statistics = ema.statistic_ema_values(resumed.model)
+    moving = [v for v in resumed.model.non_trainable_variables if "/moving_" in v.path]
+    assert [v.path for v, _ in statistics] == [v.path for v in moving] and moving
+    assert not all(
+        np.array_equal(keras.ops.convert_to_numpy(variable), average)
+        for variable, average in statistics
+    )
 
 
 def test_a_single_class_source_is_refused_before_anything_is_built(tmp_path):
