@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from keras_minimal.weights.file_kinds import describe_file
 from keras_minimal.weights.pickle_refusals import from_torch_refusal
 
 # timm's train.py writes model_best.pth.tar and checkpoint-N.pth.tar.
@@ -112,7 +113,8 @@ def _read_file(path):
 
 
 def reader_for(path):
-    """The reader of a checkpoint path by its suffix, or one error naming the formats."""
+    """The reader of a checkpoint path by its suffix, or one error saying what the file looks
+    like and which kinds are read."""
     lower = os.fspath(path).lower()
     if lower.endswith(TORCH_SUFFIXES):
         return _read_torch
@@ -120,10 +122,12 @@ def reader_for(path):
         return _read_safetensors
     if lower.endswith(".npz"):
         return _read_npz
+    looks_like = f" It looks like {describe_file(path)}." if os.path.isfile(path) else ""
     raise ValueError(
-        "Unsupported checkpoint format; use .pth/.pt/.bin/.ckpt/.pth.tar (PyTorch), "
-        ".safetensors or .npz (or, as weights= of a constructor, a Keras .weights.h5 file). "
-        f"Received: {path!r}"
+        f"Unsupported checkpoint format.{looks_like} Read are PyTorch checkpoints "
+        "(.pth/.pt/.bin/.ckpt/.pth.tar), .safetensors and .npz archives of arrays, and, as "
+        "weights= of a constructor, Keras .weights.h5 files (model.save_weights). "
+        f"Received: {os.fspath(path)!r}"
     )
 
 
