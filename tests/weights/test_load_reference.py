@@ -75,6 +75,18 @@ def test_pth_bare_or_wrapped_like_the_official_training_script(tmp_path, wrapper
     assert_matches_reference(_outputs(load_reference(_model(), path)), REFERENCE)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_pth_saved_in_another_precision_loads_as_its_float32_values(tmp_path, dtype):
+    torch = pytest.importorskip("torch")
+    state = {k: v.to(getattr(torch, dtype)) for k, v in _torch_state(FIXTURE.state_dict).items()}
+    path = tmp_path / f"{dtype}.pth"
+    torch.save(state, path)
+    model = load_reference(_model(), path)
+    expected = load_reference(_model(), {k: v.float().numpy() for k, v in state.items()})
+    for ours, theirs in zip(model.get_weights(), expected.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_ema_weights_are_preferred_and_key_selects():
     other = {k: np.zeros_like(v) for k, v in FIXTURE.state_dict.items()}
     wrapped = {"model": other, "model_ema": FIXTURE.state_dict}
