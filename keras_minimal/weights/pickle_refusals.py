@@ -2,8 +2,6 @@
 that is not weights. The one place where an unpickler's refusal becomes our error; a
 reader passes the refused global's dotted name (e.g. "posix.system")."""
 
-import re
-
 # Modules whose functions run commands, code or I/O when a pickle calls them; a
 # checkpoint never needs them.
 CODE_RUNNING_MODULES = frozenset(
@@ -34,11 +32,15 @@ CODE_RUNNING_BUILTINS = frozenset(
 _PYTHON3_NAMES = {"__builtin__": "builtins", "commands": "subprocess"}
 
 
-class PickledCodeError(ValueError):
-    """The file's pickle would run code when loaded; it was refused before anything ran.
+class RefusedPickleError(ValueError):
+    """The file's pickle names an object that is not unpickled, for safety; nothing ran.
 
     Not a CorruptCheckpointError: the file is intact, and downloading it again changes nothing.
     """
+
+
+class PickledCodeError(RefusedPickleError):
+    """The file's pickle would run code when loaded; it was refused before anything ran."""
 
 
 def _qualified(name):
@@ -68,26 +70,9 @@ def refused_global(path, name):
             "do not use it, and get the weights from their publisher (as .safetensors where "
             "offered)."
         )
-    return ValueError(
+    return RefusedPickleError(
         f"{path!r} holds a {name} object next to its tensors (training-script state, for "
         "example). Only tensors and plain containers are unpickled, for safety, and nothing "
         "in the file was executed: re-save its state dict alone where the file was made "
         "(torch.save(model.state_dict(), 'weights.pth')), or get the weights as .safetensors."
     )
-
-
-# PyTorch's weights-only unpickler names the global it refused in one of these forms.
-_TORCH_REFUSALS = (
-    re.compile(r"unsupported GLOBAL (\S+) whose module \S+ is blocked"),
-    re.compile(r"Unsupported global: GLOBAL (\S+) was not an allowed global"),
-)
-
-
-def from_torch_refusal(path, error):
-    """Our error for torch.load(weights_only=True)'s UnpicklingError `error`, or None when
-    it is not a refused global (then the file is damaged)."""
-    for pattern in _TORCH_REFUSALS:
-        found = pattern.search(str(error))
-        if found:
-            return refused_global(path, found[1])
-    return None

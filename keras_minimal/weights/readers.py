@@ -1,14 +1,15 @@
 """Read reference checkpoints into a flat {name: numpy array} without unpickling code."""
 
-import argparse
 import os
-import pickle
-import zipfile
 from collections.abc import Mapping
 
 import numpy as np
 
-from keras_minimal.weights.pickle_refusals import from_torch_refusal
+from keras_minimal.weights.checkpoint_errors import CorruptCheckpointError, corrupt_checkpoint
+from keras_minimal.weights.file_kinds import describe_file
+from keras_minimal.weights.torch_checkpoint import read_torch_checkpoint
+
+__all__ = ["CorruptCheckpointError", "read_checkpoint", "reader_for", "refuse_directory"]
 
 # timm's train.py writes model_best.pth.tar and checkpoint-N.pth.tar.
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
@@ -21,16 +22,12 @@ WRAPPER_KEYS = ("model_ema", "state_dict_ema", "model", "state_dict", "module")
 MODULE_PREFIXES = ("module.", "_orig_mod.")
 
 
-class CorruptCheckpointError(ValueError):
-    """The file is truncated, damaged or not a checkpoint at all (a download to redo)."""
-
-
 def read_checkpoint(source, key=None):
     """A reference checkpoint as {name: np.ndarray}, wrappers and 'module.' prefixes removed.
 
     Args:
-        source: a path (.pth/.pt/.bin/.ckpt/.pth.tar via torch.load(weights_only=True),
-            .safetensors, .npz) or a mapping of names to arrays or tensors.
+        source: a path (.pth/.pt/.bin/.ckpt/.pth.tar, read without torch: torch_checkpoint;
+            .safetensors; .npz) or a mapping of names to arrays or tensors.
         key: the wrapper to take ("model", "model_ema", ...); by default the
             first of WRAPPER_KEYS that is present, or the mapping itself.
 
@@ -46,9 +43,13 @@ def read_checkpoint(source, key=None):
             f"name → array. Received: {type(source).__name__}"
         )
     if not isinstance(state, Mapping):
+        if isinstance(state, np.ndarray):
+            received = f"a single tensor of shape {state.shape}"
+        else:
+            received = type(state).__name__
         raise TypeError(
             "A reference checkpoint holds a state dict (a mapping name → array). "
-            f"Received: {type(state).__name__}"
+            f"Received: {received}"
         )
     state = _flatten(_unwrap(state, key))
     not_names = [name for name in state if not isinstance(name, str)]
@@ -112,60 +113,22 @@ def _read_file(path):
 
 
 def reader_for(path):
-    """The reader of a checkpoint path by its suffix, or one error naming the formats."""
+    """The reader of a checkpoint path by its suffix, or one error saying what the file looks
+    like and which kinds are read."""
     lower = os.fspath(path).lower()
     if lower.endswith(TORCH_SUFFIXES):
-        return _read_torch
+        return read_torch_checkpoint
     if lower.endswith(".safetensors"):
         return _read_safetensors
     if lower.endswith(".npz"):
         return _read_npz
+    looks_like = f" It looks like {describe_file(path)}." if os.path.isfile(path) else ""
     raise ValueError(
-        "Unsupported checkpoint format; use .pth/.pt/.bin/.ckpt/.pth.tar (PyTorch), "
-        ".safetensors or .npz (or, as weights= of a constructor, a Keras .weights.h5 file). "
-        f"Received: {path!r}"
+        f"Unsupported checkpoint format.{looks_like} Read are PyTorch checkpoints "
+        "(.pth/.pt/.bin/.ckpt/.pth.tar), .safetensors and .npz archives of arrays, and, as "
+        "weights= of a constructor, Keras .weights.h5 files (model.save_weights). "
+        f"Received: {os.fspath(path)!r}"
     )
-
-
-def _corrupt(path, error):
-    return CorruptCheckpointError(
-        f"Could not read checkpoint {path!r} ({type(error).__name__}: {error}). The file is "
-        "truncated, corrupt or not a checkpoint; download it again."
-    )
-
-
-def _read_torch(path):
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            f"Reading {path!r} needs PyTorch: pip install 'keras-minimal[convert]' "
-            "(or convert the checkpoint to .safetensors elsewhere)."
-        ) from None
-    if _is_torchscript(path):
-        raise ValueError(
-            f"{path!r} is a TorchScript archive (torch.jit.save), not a state dict. "
-            "Re-save its weights: torch.save(torch.jit.load(path).state_dict(), 'weights.pth')."
-        )
-    try:
-        # Training scripts (the official VanillaNet main.py) store their argparse
-        # Namespace next to the weights; it is plain data, so it is allowed here.
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise (from_torch_refusal(path, error) or _corrupt(path, error)) from None
-    except (AttributeError, ImportError, MemoryError):
-        raise  # the environment, not the file
-    except Exception as error:
-        raise _corrupt(path, error) from None
-
-
-def _is_torchscript(path):
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return any(name.endswith("/constants.pkl") for name in archive.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False  # torch.load says what is wrong with it
 
 
 def _read_safetensors(path):
@@ -178,7 +141,7 @@ def _read_safetensors(path):
     try:
         return load_file(path)
     except Exception as error:
-        raise _corrupt(path, error) from None
+        raise corrupt_checkpoint(path, error) from None
 
 
 def _read_npz(path):
@@ -189,7 +152,7 @@ def _read_npz(path):
         with data:
             return {name: data[name] for name in data.files}
     except Exception as error:  # zipfile, zlib, numpy header parsing: all mean corrupt
-        raise _corrupt(path, error) from None
+        raise corrupt_checkpoint(path, error) from None
 
 
 def _unwrap(state, key):

@@ -188,7 +188,7 @@ def load_reference(model, source, key=None, allow_nonfinite=False):
 
     Args:
         model: a model built by keras_minimal.applications.
-        source: a path (.pth/.pt via torch.load(weights_only=True), .safetensors,
+        source: a path (.pth/.pt/.bin/.pth.tar, read without torch; .safetensors;
             .npz) or a mapping name → array; bare or wrapped in {"model": ...} /
             {"model_ema": ...} (EMA preferred when both are present).
         key: take this wrapper instead of the default preference.

@@ -8,6 +8,7 @@ import pytest
 
 from keras_minimal.applications import VanillaNet
 from keras_minimal.weights import load_reference, read_checkpoint
+from keras_minimal.weights.readers import CorruptCheckpointError
 from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
 
 FIXTURE = load_fixture("vanillanet_tiny5")
@@ -72,6 +73,18 @@ def test_pth_bare_or_wrapped_like_the_official_training_script(tmp_path, wrapper
     path = tmp_path / "checkpoint.pth"
     torch.save(state, path)
     assert_matches_reference(_outputs(load_reference(_model(), path)), REFERENCE)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_pth_saved_in_another_precision_loads_as_its_float32_values(tmp_path, dtype):
+    torch = pytest.importorskip("torch")
+    state = {k: v.to(getattr(torch, dtype)) for k, v in _torch_state(FIXTURE.state_dict).items()}
+    path = tmp_path / f"{dtype}.pth"
+    torch.save(state, path)
+    model = load_reference(_model(), path)
+    expected = load_reference(_model(), {k: v.float().numpy() for k, v in state.items()})
+    for ours, theirs in zip(model.get_weights(), expected.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 def test_ema_weights_are_preferred_and_key_selects():
@@ -301,8 +314,11 @@ def test_torchscript_archive_says_how_to_save_its_state_dict(tmp_path):
     torch = pytest.importorskip("torch")
     path = tmp_path / "scripted.pt"
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
-    with pytest.raises(ValueError, match=r"TorchScript archive.*torch.jit.load\(path\).state_dict"):
+    with pytest.raises(
+        ValueError, match=r"TorchScript archive.*torch.jit.load\(path\).state_dict"
+    ) as error:
         load_reference(_model(), path)
+    assert not isinstance(error.value, CorruptCheckpointError)  # intact: no download to redo
 
 
 def test_torch_file_without_a_state_dict(tmp_path):
@@ -310,7 +326,9 @@ def test_torch_file_without_a_state_dict(tmp_path):
 
     path = tmp_path / "tensor.pth"
     torch.save(torch.zeros(3), path)
-    with pytest.raises(TypeError, match="holds a state dict.*Received: Tensor"):
+    with pytest.raises(
+        TypeError, match=r"holds a state dict.*Received: a single tensor of shape \(3,\)"
+    ):
         load_reference(_model(), path)
 
 

@@ -11,8 +11,6 @@ import pytest
 from keras_minimal.weights import load_reference
 from tests.helpers import load_fixture, vanillanet_for
 
-pytest.importorskip("torch")  # .pth files are read through torch.load(weights_only=True)
-
 FIXTURE = load_fixture("vanillanet_tiny5")
 
 
