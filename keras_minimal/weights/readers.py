@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from keras_minimal.weights.haiku_pickle import is_pickle, read_haiku_pickle
 from keras_minimal.weights.pickle_refusals import from_torch_refusal
 
 # timm's train.py writes model_best.pth.tar and checkpoint-N.pth.tar.
@@ -30,7 +31,8 @@ def read_checkpoint(source, key=None):
 
     Args:
         source: a path (.pth/.pt/.bin/.ckpt/.pth.tar via torch.load(weights_only=True),
-            .safetensors, .npz) or a mapping of names to arrays or tensors.
+            .safetensors, .npz, DeepMind's pickled F*_haiku.npz) or a mapping of names to
+            arrays or tensors.
         key: the wrapper to take ("model", "model_ema", ...); by default the
             first of WRAPPER_KEYS that is present, or the mapping itself.
 
@@ -182,6 +184,8 @@ def _read_safetensors(path):
 
 
 def _read_npz(path):
+    if is_pickle(path):  # DeepMind's F*_haiku.npz: a dill pickle, not a zip archive
+        return _read_haiku(path)
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
@@ -189,6 +193,13 @@ def _read_npz(path):
         with data:
             return {name: data[name] for name in data.files}
     except Exception as error:  # zipfile, zlib, numpy header parsing: all mean corrupt
+        raise _corrupt(path, error) from None
+
+
+def _read_haiku(path):
+    try:
+        return read_haiku_pickle(path)
+    except pickle.UnpicklingError as error:
         raise _corrupt(path, error) from None
 
 
