@@ -100,6 +100,8 @@ def test_deepmind_imagenet_weights_select_the_deepmind_reference_and_refuse_anot
         NFNetF7(weights="imagenet_deepmind")
     with pytest.raises(ValueError, match=r"classes should be 1000.*Received: classes=10"):
         NFNetF0(weights="imagenet_deepmind", classes=10)
+    with pytest.raises(ValueError, match=r'weights must be None, "imagenet", "imagenet_deepmind"'):
+        NFNetF0(weights="imagenet_dm")
 
 
 @pytest.mark.parametrize(
