@@ -6,6 +6,8 @@ from keras import layers
 from keras_minimal.policies import computing_policy
 from keras_minimal.validation import check_int, is_integer
 
+# The published-weights names `weights=` takes for a family that declares no others.
+WEIGHT_SOURCES = ("imagenet",)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 POOLING_CHOICES = (None, "avg", "max")
@@ -85,11 +87,20 @@ def applications_config(
     }
 
 
-def finish_model(model_class, inputs, outputs, architecture, weights, input_tensor=None):
+def finish_model(
+    model_class,
+    inputs,
+    outputs,
+    architecture,
+    weights,
+    input_tensor=None,
+    sources=WEIGHT_SOURCES,
+):
     """The family's model over the built graph, with what `weights` names loaded.
 
     Layers a Keras `input_tensor` brought along (keras.applications includes them) are
-    named in the record: tools that rebuild the backbone cannot rebuild them.
+    named in the record: tools that rebuild the backbone cannot rebuild them. `sources`:
+    the names of the family's published weights ("imagenet", ...).
     """
     from keras_minimal.weights.arguments import apply_weights_argument
 
@@ -99,15 +110,16 @@ def finish_model(model_class, inputs, outputs, architecture, weights, input_tens
     model = model_class(
         inputs, outputs, name=architecture["config"]["name"], architecture=architecture
     )
-    apply_weights_argument(model, weights)
+    apply_weights_argument(model, weights, sources)
     return model
 
 
 def check_applications_arguments(
-    weights, include_top, pooling, classes, classifier_activation, variant
+    weights, include_top, pooling, classes, classifier_activation, variant, sources=WEIGHT_SOURCES
 ):
     """Check the keras.applications arguments before anything is built; returns classes
-    as an int where it is one (keras.applications ignores classes without the top)."""
+    as an int where it is one (keras.applications ignores classes without the top).
+    `sources`: the names of the family's published weights ("imagenet", ...)."""
     from keras_minimal.weights.arguments import check_weights_argument
 
     check_weights_argument(
@@ -116,6 +128,7 @@ def check_applications_arguments(
         classes=classes,
         variant=variant,
         classifier_activation=classifier_activation,
+        sources=sources,
     )
     if pooling not in POOLING_CHOICES:
         raise ValueError(
@@ -183,7 +196,7 @@ def check_data_format():
         )
 
 
-def check_channels(input_shape, include_preprocessing, weights):
+def check_channels(input_shape, include_preprocessing, weights, sources=WEIGHT_SOURCES):
     channels = input_shape[-1]
     if channels == 3:
         return
@@ -193,9 +206,9 @@ def check_channels(input_shape, include_preprocessing, weights):
             "Pass include_preprocessing=False for other inputs. "
             f"Received: input_shape={input_shape}"
         )
-    if weights == "imagenet":
+    if isinstance(weights, str) and weights in sources:
         raise ValueError(
-            'weights="imagenet" were trained on RGB images, so the input needs 3 channels. '
+            f'weights="{weights}" were trained on RGB images, so the input needs 3 channels. '
             f"Received: input_shape={input_shape}"
         )
 

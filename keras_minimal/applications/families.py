@@ -6,8 +6,7 @@ from keras_minimal.applications.convnext.model import ConvNeXt
 from keras_minimal.applications.convnext.variants import VARIANTS as CONVNEXT_VARIANTS
 from keras_minimal.applications.nfnet import checkpoint as nfnet_checkpoint
 from keras_minimal.applications.nfnet.model import NFNet
-from keras_minimal.applications.nfnet.variants import RELEASE_URL as NFNET_URL
-from keras_minimal.applications.nfnet.variants import VARIANTS as NFNET_VARIANTS
+from keras_minimal.applications.nfnet.sources import WEIGHT_SOURCES as NFNET_SOURCES
 from keras_minimal.applications.pplcnet import checkpoint as pplcnet_checkpoint
 from keras_minimal.applications.pplcnet.model import PPLCNet
 from keras_minimal.applications.pplcnet.variants import VARIANTS as PPLCNET_VARIANTS
@@ -31,7 +30,12 @@ IMAGENET_URLS = {
     "vanillanet": lambda variant: VANILLANET_URL.format(name=variant),
     "convnext": lambda variant: CONVNEXT_VARIANTS[variant].imagenet_url,
     "pplcnet": lambda variant: PPLCNET_VARIANTS[variant].imagenet_url,
-    "nfnet": lambda variant: NFNET_URL.format(file=NFNET_VARIANTS[variant].checkpoint_file),
+    "nfnet": NFNET_SOURCES["imagenet"].url,
+}
+
+# family → {weights= name: sources.WeightSource} of the names besides "imagenet".
+WEIGHT_SOURCES = {
+    "nfnet": {name: source for name, source in NFNET_SOURCES.items() if name != "imagenet"},
 }
 
 

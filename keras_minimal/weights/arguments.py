@@ -16,26 +16,30 @@ def _as_path_or_name(weights):
     return weights
 
 
-def check_weights_argument(weights, include_top, classes, variant, classifier_activation=None):
-    """Reject a bad `weights` value before anything is built."""
+def check_weights_argument(
+    weights, include_top, classes, variant, classifier_activation=None, sources=("imagenet",)
+):
+    """Reject a bad `weights` value before anything is built; `sources` are the names of
+    the family's published weights ("imagenet", ...)."""
     if weights is None:
         return
     weights = _as_path_or_name(weights)
-    if weights == "imagenet":
+    if weights in sources:
         if variant is None:
             raise ValueError(
-                'weights="imagenet" exist only for the published variants; this configuration '
-                "is not one of them. Pass weights=None or the path of your own weights."
+                f'weights="{weights}" exist only for the published variants; this '
+                "configuration is not one of them. Pass weights=None or the path of your own "
+                "weights."
             )
         if include_top and classes != 1000:
             raise ValueError(
-                'If using weights="imagenet" with include_top=True, classes should be 1000 '
+                f'If using weights="{weights}" with include_top=True, classes should be 1000 '
                 "(or pass include_top=False and add your own classifier). "
                 f"Received: classes={classes}"
             )
         if include_top and not _softmax_or_none(classifier_activation):
             raise ValueError(
-                'With weights="imagenet" and include_top=True, classifier_activation must be '
+                f'With weights="{weights}" and include_top=True, classifier_activation must be '
                 '"softmax" or None (logits), as in keras.applications: the published '
                 "classifier was trained for softmax. Add your own head (include_top=False) "
                 f"for another output. Received: classifier_activation={classifier_activation!r}"
@@ -43,8 +47,9 @@ def check_weights_argument(weights, include_top, classes, variant, classifier_ac
         return
     refuse_directory(weights)
     if not os.path.isfile(weights):
+        choices = WEIGHTS_CHOICES.replace('"imagenet"', ", ".join(f'"{s}"' for s in sources))
         raise ValueError(
-            f"weights must be {WEIGHTS_CHOICES} (.pth/.pt/.safetensors/.npz). "
+            f"weights must be {choices} (.pth/.pt/.safetensors/.npz). "
             f"Received: weights={weights!r}, which is not an existing file."
         )
     if not weights.lower().endswith(".weights.h5"):
@@ -61,15 +66,16 @@ def _softmax_or_none(activation):
     return function in (keras.activations.softmax, keras.activations.linear)
 
 
-def apply_weights_argument(model, weights):
-    """Load what `weights` names into a freshly built model."""
+def apply_weights_argument(model, weights, sources=("imagenet",)):
+    """Load what `weights` names into a freshly built model; `sources` as in
+    check_weights_argument."""
     if weights is None:
         return
     weights = _as_path_or_name(weights)
-    if weights == "imagenet":
+    if weights in sources:
         from keras_minimal.weights.imagenet import load_imagenet_weights
 
-        load_imagenet_weights(model)
+        load_imagenet_weights(model, weights)
     elif weights.lower().endswith(".weights.h5"):
         load_keras_weights(model, weights)
     else:

@@ -32,22 +32,27 @@ def _make_cache_subdir():
         ) from None
 
 
-def converted_weights_path(model):
-    """Where the converted weights of this variant and form are cached.
+def converted_weights_path(model, source="imagenet"):
+    """Where the converted weights of this variant, form and source are cached.
 
     The name carries a digest of the model's variable names, shapes and dtypes, so that forms
     with other variables (a pooled headless ConvNeXt has head_norm, an unpooled one
-    does not) never share a file.
+    does not) never share a file; and the source's name where it is not "imagenet" (NFNet's
+    "imagenet_deepmind" has timm's variables, not its values).
     """
     config = model.builder_config
-    suffix = ("_deploy" if config["deploy"] else "") + ("" if config["include_top"] else "_notop")
+    suffix = "" if source == "imagenet" else f"_{source}"
+    suffix += ("_deploy" if config["deploy"] else "") + ("" if config["include_top"] else "_notop")
     layout = ";".join(f"{w.path}:{tuple(w.shape)}:{w.dtype}" for w in model.weights)
     digest = hashlib.sha256(layout.encode()).hexdigest()[:8]
     return os.path.join(cache_dir(), CACHE_SUBDIR, f"{model.variant}{suffix}-{digest}.weights.h5")
 
 
-def download_checkpoint(url, variant):
+def download_checkpoint(url, variant, options=None):
+    """The local path of `url`'s file; `options` are the constructor arguments (besides the
+    path) that a copy passed as weights= needs, named in the offline error."""
     fname = url.rsplit("/", 1)[-1]
+    arguments = "".join(f', {name}="{value}"' for name, value in (options or {}).items())
     _make_cache_subdir()
     try:
         return keras.utils.get_file(
@@ -57,7 +62,7 @@ def download_checkpoint(url, variant):
         raise WeightsDownloadError(
             f"Could not download the ImageNet weights of {variant} from {url} ({error}). "
             "Without network access, download that file on another machine and pass its "
-            f'path instead: weights="/path/to/{fname}" (it is converted on load).'
+            f'path instead: weights="/path/to/{fname}"{arguments} (it is converted on load).'
         ) from None
 
 
@@ -89,15 +94,26 @@ def _read_download(path, url):
         ) from None
 
 
-def load_imagenet_weights(model):
+def _published(model, source):
+    """(URL, constructor options) of the published weights `source` of `model`'s variant."""
     from keras_minimal.applications import families
+
+    if source == "imagenet":
+        return families.IMAGENET_URLS[model.family](model.variant), {}
+    published = families.WEIGHT_SOURCES[model.family][source]
+    return published.url(model.variant), published.options
+
+
+def load_imagenet_weights(model, source="imagenet"):
+    """Load the published weights named `source` ("imagenet", or one of the family's other
+    names such as NFNet's "imagenet_deepmind"), converting and caching them once."""
     from keras_minimal.weights.arguments import load_checkpoint
 
-    cached = converted_weights_path(model)
+    cached = converted_weights_path(model, source)
     if os.path.isfile(cached) and _load_cached(model, cached):
         return model
-    url = families.IMAGENET_URLS[model.family](model.variant)
-    checkpoint = _read_download(download_checkpoint(url, model.variant), url)
+    url, options = _published(model, source)
+    checkpoint = _read_download(download_checkpoint(url, model.variant, options), url)
     load_checkpoint(model, checkpoint)
     try:
         save_weights_atomically(model, cached)

@@ -21,6 +21,9 @@ CODE_RUNNING_MODULES = frozenset(
         "pickle",
         "_pickle",
         "marshal",
+        # dill's helpers build functions and code objects, import modules or eval strings;
+        # DeepMind's Haiku files need only its _create_array (weights/haiku_pickle.py).
+        "dill",
     }
 )
 CODE_RUNNING_BUILTINS = frozenset(

@@ -1,12 +1,14 @@
 """Read reference checkpoints into a flat {name: numpy array} without unpickling code."""
 
 import os
+import pickle
 from collections.abc import Mapping
 
 import numpy as np
 
 from keras_minimal.weights.checkpoint_errors import CorruptCheckpointError, corrupt_checkpoint
 from keras_minimal.weights.file_kinds import describe_file
+from keras_minimal.weights.haiku_pickle import is_pickle, read_haiku_pickle
 from keras_minimal.weights.torch_checkpoint import read_torch_checkpoint
 
 __all__ = ["CorruptCheckpointError", "read_checkpoint", "reader_for", "refuse_directory"]
@@ -27,7 +29,8 @@ def read_checkpoint(source, key=None):
 
     Args:
         source: a path (.pth/.pt/.bin/.ckpt/.pth.tar, read without torch: torch_checkpoint;
-            .safetensors; .npz) or a mapping of names to arrays or tensors.
+            .safetensors; .npz; DeepMind's pickled F*_haiku.npz) or a mapping of names to
+            arrays or tensors.
         key: the wrapper to take ("model", "model_ema", ...); by default the
             first of WRAPPER_KEYS that is present, or the mapping itself.
 
@@ -145,6 +148,8 @@ def _read_safetensors(path):
 
 
 def _read_npz(path):
+    if is_pickle(path):  # DeepMind's F*_haiku.npz: a dill pickle, not a zip archive
+        return _read_haiku(path)
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
@@ -152,6 +157,13 @@ def _read_npz(path):
         with data:
             return {name: data[name] for name in data.files}
     except Exception as error:  # zipfile, zlib, numpy header parsing: all mean corrupt
+        raise corrupt_checkpoint(path, error) from None
+
+
+def _read_haiku(path):
+    try:
+        return read_haiku_pickle(path)
+    except pickle.UnpicklingError as error:
         raise corrupt_checkpoint(path, error) from None
 
 

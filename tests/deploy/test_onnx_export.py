@@ -14,7 +14,7 @@ from keras_minimal.applications import ConvNeXt, ConvNeXtTiny, NFNet, PPLCNet_x1
 from keras_minimal.applications.convnext.variants import TEST_CONFIG
 from keras_minimal.applications.nfnet.variants import TEST_CONFIG as NFNET_TEST_CONFIG
 from keras_minimal.deploy import to_deploy
-from tests.helpers import assert_matches_reference, randomize_batch_norms
+from tests.helpers import DATA, assert_matches_reference, randomize_batch_norms
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -80,3 +80,30 @@ def test_nfnet_training_and_deploy_graphs_with_grouped_convolutions(tmp_path):
     for graph in (model, to_deploy(model)):
         ops = _export_and_run(graph, tmp_path)
         assert "Erf" in ops and "Erfc" not in ops
+
+
+def test_nfnet_with_deepmind_s_weights_and_numerics_exports_folded(tmp_path):
+    # DeepMind's tiny Haiku model (tests/data), folded with DeepMind's ε and exported: the
+    # ONNX graph gives DeepMind's own logits, with the tanh GELU (no Erf).
+    with np.load(DATA / "nfnet_haiku_tiny_case.npz") as case:
+        inputs, logits = case["input"], case["out/logits"]
+    model = NFNet(
+        [1, 1, 2, 1],
+        [256, 64, 96, 96],
+        group_size=8,
+        reference="deepmind",
+        classes=10,
+        classifier_activation=None,
+        include_preprocessing=False,
+        input_shape=inputs.shape[1:],
+        weights=str(DATA / "nfnet_haiku_tiny.npz"),
+    )
+    fused = to_deploy(model)
+    assert_matches_reference(fused(inputs, training=False), logits)  # export needs a call
+    path = str(tmp_path / "model.onnx")
+    fused.export(path, format="onnx", verbose=False)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (output,) = session.run(None, {session.get_inputs()[0].name: inputs})
+    assert_matches_reference(output, logits)
+    ops = {node.op_type for node in onnx.load(path).graph.node}
+    assert "Tanh" in ops and "Erf" not in ops

@@ -33,6 +33,7 @@ def _images(n=2, side=32):
     [
         {},
         {"weight_standardization": "deepmind", "include_top": False, "pooling": "avg"},
+        {"reference": "deepmind"},  # another stem (16, 32, 64, stem_chs) and ε = 1e-4
     ],
 )
 def test_folded_model_gives_the_same_outputs(kwargs):

@@ -9,8 +9,14 @@ NFNet/~/stem_conv0, NFNet/~/nf_block_3/~/conv1b, NFNet/~/nf_block_3/~/squeeze_ex
 NFNet/~/final_conv and NFNet/~/linear, with parameters w, b, bias, gain and skip_gain. A
 flat mapping or .npz keyed "<module>/<param>" (NFNet/~/nf_block/~/conv0/w) or in the dotted
 form of DeepMind's utils.flatten_haiku_tree (NFNet.nf_block.conv0.w) is translated to timm's
-names here. DeepMind publishes its weights as dill pickles, which this package does not
-unpickle: flatten the Haiku tree to .npz where you trust the file.
+names here; so is DeepMind's own release, F0_haiku.npz … F6_haiku.npz (dill pickles of the
+Haiku tree, read by keras_minimal.weights.haiku_pickle). Conv kernels are HWIO there,
+Linear ones (in, out), gains (out,), the skip gain a scalar; the module names follow Haiku's
+numbering: nf_block, nf_block_1, …; in each SE block linear (fc0) and linear_1 (fc1).
+
+The names fix the shapes, not the numerics: DeepMind's weights reproduce DeepMind's outputs
+in a model built with reference="deepmind" (tanh GELU and DeepMind's weight
+standardisation, references.py); in timm's form they give timm's port of them.
 """
 
 import re
@@ -174,7 +180,7 @@ def _diagnose(deploy):
             "into their convolutions, so their weights do not fit the DeepMind layout this "
             "model implements (TF 'SAME' padding, gains in the activations, SkipInit gains), "
             "which is timm's dm_nfnet_* layout. Load a dm_nfnet_* checkpoint (or DeepMind's "
-            "Haiku weights flattened to .npz) instead."
+            "F*_haiku.npz) instead."
         )
 
     return diagnose

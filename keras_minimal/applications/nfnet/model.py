@@ -23,7 +23,8 @@ import keras
 from keras import layers
 
 from keras_minimal.applications import backbone
-from keras_minimal.applications.channels import make_divisible
+from keras_minimal.applications.nfnet.references import REFERENCES
+from keras_minimal.applications.nfnet.sources import WEIGHT_SOURCES
 from keras_minimal.applications.nfnet.variants import VARIANTS, find_variant
 from keras_minimal.layers import (
     GroupedConv2D,
@@ -102,7 +103,8 @@ def _conv_initializer():
 class _Builder:
     """Makes the layers of one network; holds the options every layer shares."""
 
-    def __init__(self, activation, standardization, deploy):
+    def __init__(self, reference, activation, standardization, deploy):
+        self.reference = reference
         self.activation = activation
         self.gamma = NONLINEARITY_GAINS[activation]
         self.standardization = standardization
@@ -136,7 +138,7 @@ class _Builder:
         )
 
     def stem(self, x, stem_chs):
-        widths = (stem_chs // 8, stem_chs // 4, stem_chs // 2, stem_chs)
+        widths = self.reference.stem_widths(stem_chs)
         strides = (2, 1, 1, 2)
         for i, (width, stride) in enumerate(zip(widths, strides, strict=True)):
             if i:
@@ -146,8 +148,8 @@ class _Builder:
 
     def squeeze_excite(self, x, channels, se_ratio, prefix):
         gate = layers.GlobalAveragePooling2D(keepdims=True, name=f"{prefix}_se_pool")(x)
-        # timm's SEModule width; DeepMind's int(C·se_ratio) agrees for every published model.
-        hidden = make_divisible(channels * se_ratio, 8, round_limit=0.0)
+        # timm's SEModule width or DeepMind's; they agree for every published model.
+        hidden = self.reference.se_hidden(channels, se_ratio)
         gate = self.dense(hidden, f"{prefix}_se_fc1", "relu")(gate)
         gate = self.dense(channels, f"{prefix}_se_fc2", "sigmoid")(gate)
         return layers.Multiply(name=f"{prefix}_se_gate")([x, gate])
@@ -183,7 +185,9 @@ class _Builder:
         return layers.Add(name=f"{prefix}_add")([out, shortcut])
 
 
-def _block_plan(depths, channels, stem_chs, group_size, bottle_ratio, se_ratio, alpha, rate):
+def _block_plan(
+    reference, depths, channels, stem_chs, group_size, bottle_ratio, se_ratio, alpha, rate
+):
     """Per block: stage, index, widths, stride, β and drop-path rate (DeepMind nfnet.py)."""
     plan = []
     num_blocks = sum(depths)
@@ -191,7 +195,7 @@ def _block_plan(depths, channels, stem_chs, group_size, bottle_ratio, se_ratio, 
     expected_std = 1.0
     for stage, (depth, out_chs) in enumerate(zip(depths, channels, strict=True)):
         stride = 1 if stage == 0 else 2  # the stem already downsamples by 4
-        mid_chs = int(out_chs * bottle_ratio)
+        mid_chs = reference.bottleneck_width(out_chs, bottle_ratio, group_size)
         for index in range(depth):
             block_stride = stride if index == 0 else 1
             plan.append(
@@ -217,15 +221,34 @@ def _block_plan(depths, channels, stem_chs, group_size, bottle_ratio, se_ratio, 
     return plan
 
 
-def _check_architecture(
-    depths, channels, group_size, stem_chs, bottle_ratio, se_ratio, activation, standardization
-):
+def _resolve_reference(reference, weights):
+    """`reference`, or the one the weights named by `weights` were trained with."""
+    source = WEIGHT_SOURCES.get(weights) if isinstance(weights, str) else None
+    implied = source.options.get("reference") if source else None
+    if reference is None:
+        reference = implied or "timm"
+    if reference not in REFERENCES:
+        raise ValueError(
+            f"reference must be one of {sorted(REFERENCES)}: whose definition of NFNet to "
+            f"follow (timm's dm_nfnet_* or DeepMind's nfnets/nfnet.py). "
+            f"Received: reference={reference!r}"
+        )
+    if implied and reference != implied:
+        raise ValueError(
+            f'weights="{weights}" are the weights of reference="{implied}"; with '
+            f'reference="{reference}" use weights="imagenet", that reference\'s port of the '
+            f"same weights. Received: reference={reference!r}"
+        )
+    return REFERENCES[reference]
+
+
+def _check_architecture(rules, depths, channels, group_size, stem_chs, bottle_ratio, se_ratio):
     if len(depths) != len(channels):
         raise ValueError(
             "NFNet needs one width per stage. "
             f"Received: depths={list(depths)} channels={list(channels)}"
         )
-    if stem_chs % 8:
+    if rules.name == "timm" and stem_chs % 8:
         raise ValueError(
             "stem_chs must be a multiple of 8 (the stem's widths are stem_chs/8, /4, /2, 1×). "
             f"Received: stem_chs={stem_chs}"
@@ -237,14 +260,25 @@ def _check_architecture(
         )
     for width in channels:
         mid = width * bottle_ratio
-        if mid != int(mid) or int(mid) % group_size:
+        if rules.name == "timm" and (mid != int(mid) or int(mid) % group_size):
             raise ValueError(
                 f"group_size={group_size} does not divide the grouped convolutions' width of the "
                 f"stage of width {width}: {width} × bottle_ratio {bottle_ratio} = {mid:g} "
                 "channels. Pick a group_size that divides every stage width × bottle_ratio "
-                f"(the published models: 128). Received: group_size={group_size}, "
+                '(the published models: 128), or reference="deepmind", which rounds the '
+                f"width down to a multiple of group_size. Received: group_size={group_size}, "
                 f"channels={list(channels)}"
             )
+        if rules.bottleneck_width(width, bottle_ratio, group_size) < 1:
+            raise ValueError(
+                f"group_size={group_size} is wider than the grouped convolutions of the stage "
+                f"of width {width} ({width} × bottle_ratio {bottle_ratio} = {mid:g} channels), "
+                "which would keep no channel. Pick a smaller group_size. "
+                f"Received: group_size={group_size}, channels={list(channels)}"
+            )
+
+
+def _check_numerics(activation, standardization):
     if activation not in NONLINEARITY_GAINS:
         raise ValueError(
             f"activation must be one of {sorted(NONLINEARITY_GAINS)} (NFNets need its "
@@ -257,17 +291,28 @@ def _check_architecture(
         )
 
 
+def _check_published(weights, variant):
+    source = WEIGHT_SOURCES.get(weights) if isinstance(weights, str) else None
+    if source and variant and source.url(variant) is None:
+        raise ValueError(
+            f'weights="{weights}" do not exist for {variant}: DeepMind released F0–F6 only '
+            "(timm's dm_nfnet_f0 … f6, DeepMind's F0_haiku.npz … F6_haiku.npz). Pass "
+            "weights=None or the path of your own weights."
+        )
+
+
 def NFNet(
     depths,
     channels,
     group_size=128,
-    stem_chs=128,
+    stem_chs=None,
     bottle_ratio=0.5,
     se_ratio=0.5,
     alpha=0.2,
-    activation="gelu",
+    activation=None,
     num_features=None,
-    weight_standardization="timm",
+    weight_standardization=None,
+    reference=None,
     drop_rate=None,
     drop_path_rate=0.0,
     deploy=False,
@@ -287,18 +332,31 @@ def NFNet(
         depths: blocks per stage, e.g. (1, 2, 6, 3) for F0.
         channels: output width per stage, (256, 512, 1536, 1536) for every F-model.
         group_size: channels per group of the 3×3 convolutions; must divide every
-            stage width × bottle_ratio.
-        stem_chs: the stem's output width; its four 3×3 convolutions have
-            stem_chs/8, /4, /2 and stem_chs channels (16, 32, 64, 128).
+            stage width × bottle_ratio (reference="deepmind" rounds that width down to a
+            multiple of group_size instead).
+        stem_chs: the stem's output width; its four 3×3 convolutions have stem_chs/8, /4,
+            /2 and stem_chs channels (timm), or 16, 32, 64 and stem_chs (DeepMind). None
+            (default): 128 (timm's dm_nfnet_*), or channels[0] // 2 with
+            reference="deepmind" (DeepMind's rule, 128 for the F-models).
         bottle_ratio: bottleneck width / block width.
         se_ratio: squeeze-excite hidden width / block width, rounded to a multiple of 8
-            as timm does (exact for the published widths).
+            as timm does, or down to an integer as DeepMind does (the same for the
+            published widths).
         alpha: α, the residual branches' scale.
         activation: one of NONLINEARITY_GAINS; "gelu" is the exact GELU (timm),
-            "gelu_approximate" the tanh form DeepMind's JAX code uses.
+            "gelu_approximate" the tanh form DeepMind's JAX code uses. None (default):
+            "gelu", or "gelu_approximate" with reference="deepmind".
         num_features: width of the final 1×1 convolution; default 2 × channels[-1].
-        weight_standardization: "timm" (default; the fixtures and timm's port of the
-            DeepMind weights) or "deepmind" (the Haiku formula), see WSConv2D.
+        weight_standardization: "timm" (the fixtures and timm's port of the DeepMind
+            weights) or "deepmind" (the Haiku formula), see WSConv2D. None (default):
+            the reference's own.
+        reference: whose definition of NFNet to follow where they differ (stem, width
+            rounding, default activation and standardisation; see
+            keras_minimal.applications.nfnet.references): "timm" (timm's dm_nfnet_*) or
+            "deepmind" (DeepMind's nfnets/nfnet.py). None (default): "deepmind" with
+            weights="imagenet_deepmind", otherwise "timm". Load DeepMind's Haiku files
+            (F0_haiku.npz …) into a model built with reference="deepmind" to reproduce
+            DeepMind's outputs.
         drop_rate: dropout before the classifier; None takes the published value of the
             variant (F0 0.2 … F4–F7 0.5), or 0 for other configurations.
         drop_path_rate: stochastic depth; block i of N drops its residual branch with
@@ -308,25 +366,23 @@ def NFNet(
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, include_preprocessing, name: as in keras.applications.
             `weights` is None, "imagenet" (timm's dm_nfnet_* release of DeepMind's
-            weights) or a path to a `.weights.h5` file or a reference checkpoint.
-            Preprocessing: ImageNet mean/std (timm's dm_nfnet configuration).
+            weights), "imagenet_deepmind" (DeepMind's own F*_haiku.npz release, with
+            reference="deepmind") or a path to a `.weights.h5` file or a reference
+            checkpoint. Preprocessing: ImageNet mean/std (timm's dm_nfnet configuration).
 
     Returns:
         An `NFNetModel`. Any input size works (TF "SAME" padding); the published
         variants were evaluated at their test resolution (VARIANTS[name].test_image_size).
     """
     depths, channels = check_ints("depths", depths), check_ints("channels", channels)
+    rules = _resolve_reference(reference, weights)
+    stem_chs = rules.default_stem_chs(channels) if stem_chs is None else stem_chs
     group_size, stem_chs = check_int("group_size", group_size), check_int("stem_chs", stem_chs)
-    _check_architecture(
-        depths,
-        channels,
-        group_size,
-        stem_chs,
-        bottle_ratio,
-        se_ratio,
-        activation,
-        weight_standardization,
-    )
+    _check_architecture(rules, depths, channels, group_size, stem_chs, bottle_ratio, se_ratio)
+    activation = rules.activation if activation is None else activation
+    if weight_standardization is None:
+        weight_standardization = rules.weight_standardization
+    _check_numerics(activation, weight_standardization)
     num_features = 2 * channels[-1] if num_features is None else num_features
     num_features = check_int("num_features", num_features)
     options = dict(
@@ -338,30 +394,34 @@ def NFNet(
         activation=activation,
         num_features=num_features,
     )
-    variant = find_variant(depths, channels, **options)
+    variant = find_variant(depths, channels, reference=rules.name, **options)
     if drop_rate is None:
         drop_rate = VARIANTS[variant].drop_rate if variant else 0.0
     drop_rate = check_rate("drop_rate", drop_rate)
     drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
     classes = backbone.check_applications_arguments(
-        weights, include_top, pooling, classes, classifier_activation, variant
+        weights, include_top, pooling, classes, classifier_activation, variant, WEIGHT_SOURCES
     )
-    if weights == "imagenet" and not VARIANTS[variant].checkpoint_file:
-        raise ValueError(
-            f'weights="imagenet" do not exist for {variant}: DeepMind released F0–F6 only '
-            "(timm's dm_nfnet_f0 … f6). Pass weights=None or the path of your own weights."
-        )
+    _check_published(weights, variant)
     input_shape = backbone.resolve_input_shape(input_shape, input_tensor)
-    backbone.check_channels(input_shape, include_preprocessing, weights)
+    backbone.check_channels(input_shape, include_preprocessing, weights, WEIGHT_SOURCES)
 
     x, inputs = backbone.model_input(input_tensor, input_shape)
     if include_preprocessing:
         x = backbone.imagenet_preprocessing()(x)
 
-    build = _Builder(activation, weight_standardization, deploy)
+    build = _Builder(rules, activation, weight_standardization, deploy)
     x = build.stem(x, stem_chs)
     plan = _block_plan(
-        depths, channels, stem_chs, group_size, bottle_ratio, se_ratio, alpha, drop_path_rate
+        rules,
+        depths,
+        channels,
+        stem_chs,
+        group_size,
+        bottle_ratio,
+        se_ratio,
+        alpha,
+        drop_path_rate,
     )
     for block in plan:
         x = build.block(x, block, f"stages_{block['stage']}_{block['index']}")
@@ -388,6 +448,7 @@ def NFNet(
             "channels": list(channels),
             **options,
             "weight_standardization": weight_standardization,
+            "reference": rules.name,
             "drop_rate": drop_rate,
             "drop_path_rate": drop_path_rate,
             "deploy": bool(deploy),
@@ -403,4 +464,6 @@ def NFNet(
         },
     }
     with deep_graph_recursion_limit(len(plan)):
-        return backbone.finish_model(NFNetModel, inputs, x, architecture, weights, input_tensor)
+        return backbone.finish_model(
+            NFNetModel, inputs, x, architecture, weights, input_tensor, WEIGHT_SOURCES
+        )

@@ -2,10 +2,6 @@
 
 from dataclasses import dataclass
 
-# timm's ports of DeepMind's ImageNet weights (dm_nfnet_f0 … f6; there is no F7 release).
-RELEASE_URL = (
-    "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-dnf-weights/{file}"
-)
 CHANNELS = (256, 512, 1536, 1536)
 
 
@@ -16,7 +12,7 @@ class NFNetVariant:
     train_image_size: int
     test_image_size: int
     drop_rate: float  # dropout before the classifier
-    checkpoint_file: str | None  # timm dm_nfnet_* release file, None if unreleased
+    checkpoint_file: str | None  # timm dm_nfnet_* release file (sources.py), None if unreleased
 
     @property
     def config(self):
@@ -41,14 +37,17 @@ PUBLISHED_OPTIONS = {
     "bottle_ratio": 0.5,
     "se_ratio": 0.5,
     "alpha": 0.2,
-    "activation": "gelu",
     "num_features": 2 * CHANNELS[-1],
 }
+# The GELU each publisher trained with, by builder `reference` (references.py).
+PUBLISHED_ACTIVATIONS = {"timm": "gelu", "deepmind": "gelu_approximate"}
 
 
-def find_variant(depths, channels, **options):
+def find_variant(depths, channels, reference="timm", **options):
     """The registered name of this configuration, or None."""
     if any(options.get(k) != v for k, v in PUBLISHED_OPTIONS.items()):
+        return None
+    if options.get("activation") != PUBLISHED_ACTIVATIONS[reference]:
         return None
     for name, variant in VARIANTS.items():
         if variant.depths == tuple(depths) and CHANNELS == tuple(channels):
