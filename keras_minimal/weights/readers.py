@@ -8,12 +8,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from keras_minimal.weights.checkpoint_errors import CorruptCheckpointError
+from keras_minimal.weights.pdparams import PDPARAMS_SUFFIX, read_pdparams
 from keras_minimal.weights.pickle_refusals import from_torch_refusal
 
 # timm's train.py writes model_best.pth.tar and checkpoint-N.pth.tar.
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 # What a directory given as a checkpoint is searched for, to name in the error.
-_LISTED_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors", ".npz", ".weights.h5")
+_LISTED_SUFFIXES = (*TORCH_SUFFIXES, PDPARAMS_SUFFIX, ".safetensors", ".npz", ".weights.h5")
 # Wrappers of training scripts, in order of preference: the EMA weights are what
 # the official VanillaNet evaluation and timm's load_checkpoint use by default.
 WRAPPER_KEYS = ("model_ema", "state_dict_ema", "model", "state_dict", "module")
@@ -21,16 +23,13 @@ WRAPPER_KEYS = ("model_ema", "state_dict_ema", "model", "state_dict", "module")
 MODULE_PREFIXES = ("module.", "_orig_mod.")
 
 
-class CorruptCheckpointError(ValueError):
-    """The file is truncated, damaged or not a checkpoint at all (a download to redo)."""
-
-
 def read_checkpoint(source, key=None):
     """A reference checkpoint as {name: np.ndarray}, wrappers and 'module.' prefixes removed.
 
     Args:
         source: a path (.pth/.pt/.bin/.ckpt/.pth.tar via torch.load(weights_only=True),
-            .safetensors, .npz) or a mapping of names to arrays or tensors.
+            .pdparams (PaddlePaddle), .safetensors, .npz) or a mapping of names to arrays or
+            tensors.
         key: the wrapper to take ("model", "model_ema", ...); by default the
             first of WRAPPER_KEYS that is present, or the mapping itself.
 
@@ -95,7 +94,10 @@ def refuse_directory(path):
         shown = ", ".join(inside[:5]) + (", …" if len(inside) > 5 else "")
         found = f"it holds {shown}: pass one of them, e.g. {os.path.join(path, inside[0])!r}."
     else:
-        found = "it holds no checkpoint file (.pth, .pt, .bin, .safetensors, .npz, .weights.h5)."
+        found = (
+            "it holds no checkpoint file (.pth, .pt, .bin, .pdparams, .safetensors, .npz, "
+            ".weights.h5)."
+        )
     raise ValueError(f"The checkpoint path is a directory, not a file; {found} Received: {path!r}")
 
 
@@ -116,13 +118,16 @@ def reader_for(path):
     lower = os.fspath(path).lower()
     if lower.endswith(TORCH_SUFFIXES):
         return _read_torch
+    if lower.endswith(PDPARAMS_SUFFIX):
+        return read_pdparams
     if lower.endswith(".safetensors"):
         return _read_safetensors
     if lower.endswith(".npz"):
         return _read_npz
     raise ValueError(
         "Unsupported checkpoint format; use .pth/.pt/.bin/.ckpt/.pth.tar (PyTorch), "
-        ".safetensors or .npz (or, as weights= of a constructor, a Keras .weights.h5 file). "
+        ".pdparams (PaddlePaddle), .safetensors or .npz (or, as weights= of a constructor, "
+        "a Keras .weights.h5 file). "
         f"Received: {path!r}"
     )
 
