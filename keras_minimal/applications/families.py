@@ -10,7 +10,7 @@ from keras_minimal.applications.nfnet.variants import RELEASE_URL as NFNET_URL
 from keras_minimal.applications.nfnet.variants import VARIANTS as NFNET_VARIANTS
 from keras_minimal.applications.pplcnet import checkpoint as pplcnet_checkpoint
 from keras_minimal.applications.pplcnet.model import PPLCNet
-from keras_minimal.applications.pplcnet.variants import VARIANTS as PPLCNET_VARIANTS
+from keras_minimal.applications.pplcnet.sources import WEIGHTS_URLS as PPLCNET_URLS
 from keras_minimal.applications.vanillanet import checkpoint as vanillanet_checkpoint
 from keras_minimal.applications.vanillanet.model import VanillaNet
 from keras_minimal.applications.vanillanet.variants import RELEASE_URL as VANILLANET_URL
@@ -26,12 +26,14 @@ REFERENCE_LAYOUTS = {
     "nfnet": nfnet_checkpoint.reference_layout,
 }
 
-# variant → URL of the upstream ImageNet checkpoint.
-IMAGENET_URLS = {
-    "vanillanet": lambda variant: VANILLANET_URL.format(name=variant),
-    "convnext": lambda variant: CONVNEXT_VARIANTS[variant].imagenet_url,
-    "pplcnet": lambda variant: PPLCNET_VARIANTS[variant].imagenet_url,
-    "nfnet": lambda variant: NFNET_URL.format(file=NFNET_VARIANTS[variant].checkpoint_file),
+# weights= name of a published checkpoint → (variant → URL of the upstream checkpoint).
+WEIGHTS_URLS = {
+    "vanillanet": {"imagenet": lambda variant: VANILLANET_URL.format(name=variant)},
+    "convnext": {"imagenet": lambda variant: CONVNEXT_VARIANTS[variant].imagenet_url},
+    "pplcnet": PPLCNET_URLS,
+    "nfnet": {
+        "imagenet": lambda variant: NFNET_URL.format(file=NFNET_VARIANTS[variant].checkpoint_file)
+    },
 }
 
 

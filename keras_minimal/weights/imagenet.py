@@ -1,4 +1,5 @@
-"""weights="imagenet": download the upstream checkpoint once, convert it, cache a .weights.h5."""
+"""weights="imagenet" (and a family's other published names, e.g. PP-LCNet's
+"imagenet_ssld"): download the upstream checkpoint once, convert it, cache a .weights.h5."""
 
 import hashlib
 import os
@@ -32,18 +33,29 @@ def _make_cache_subdir():
         ) from None
 
 
-def converted_weights_path(model):
-    """Where the converted weights of this variant and form are cached.
+def _source_url(model, name):
+    from keras_minimal.applications import families
 
-    The name carries a digest of the model's variable names, shapes and dtypes, so that forms
-    with other variables (a pooled headless ConvNeXt has head_norm, an unpooled one
-    does not) never share a file.
+    return families.WEIGHTS_URLS[model.family][name](model.variant)
+
+
+def converted_weights_path(model, name="imagenet"):
+    """Where the converted weights `name` of this variant and form are cached.
+
+    The name carries a digest of the checkpoint's URL and of the model's variable names,
+    shapes and dtypes, so that forms with other variables (a pooled headless ConvNeXt has
+    head_norm, an unpooled one does not) and other releases (PP-LCNet's "imagenet_ssld"; its
+    "imagenet", timm's release before it was PaddleClas') never share a file.
     """
     config = model.builder_config
     suffix = ("_deploy" if config["deploy"] else "") + ("" if config["include_top"] else "_notop")
-    layout = ";".join(f"{w.path}:{tuple(w.shape)}:{w.dtype}" for w in model.weights)
+    source = "" if name == "imagenet" else f"_{name}"
+    url = _source_url(model, name) if model.variant else ""
+    layout = ";".join([url, *(f"{w.path}:{tuple(w.shape)}:{w.dtype}" for w in model.weights)])
     digest = hashlib.sha256(layout.encode()).hexdigest()[:8]
-    return os.path.join(cache_dir(), CACHE_SUBDIR, f"{model.variant}{suffix}-{digest}.weights.h5")
+    return os.path.join(
+        cache_dir(), CACHE_SUBDIR, f"{model.variant}{source}{suffix}-{digest}.weights.h5"
+    )
 
 
 def download_checkpoint(url, variant):
@@ -89,14 +101,14 @@ def _read_download(path, url):
         ) from None
 
 
-def load_imagenet_weights(model):
-    from keras_minimal.applications import families
+def load_imagenet_weights(model, name="imagenet"):
+    """Load the published checkpoint `name` ("imagenet", …) of `model`'s variant."""
     from keras_minimal.weights.arguments import load_checkpoint
 
-    cached = converted_weights_path(model)
+    cached = converted_weights_path(model, name)
     if os.path.isfile(cached) and _load_cached(model, cached):
         return model
-    url = families.IMAGENET_URLS[model.family](model.variant)
+    url = _source_url(model, name)
     checkpoint = _read_download(download_checkpoint(url, model.variant), url)
     load_checkpoint(model, checkpoint)
     try:
