@@ -1,4 +1,5 @@
-r"""Convert a reference checkpoint (official code / timm / DeepMind) into a Keras .weights.h5.
+r"""Convert a reference checkpoint (official code / timm / PaddleClas / DeepMind) into a Keras
+.weights.h5.
 
     python tools/convert_weights.py --model=vanillanet_5 --source=vanillanet_5.pth \
         --output=vanillanet_5.weights.h5
@@ -6,6 +7,8 @@ r"""Convert a reference checkpoint (official code / timm / DeepMind) into a Kera
         --output=vanillanet_5_deploy.weights.h5
     python tools/convert_weights.py --model=pplcnet_x1_0 --source=lcnet_100.safetensors \
         --model_kwargs='{"head_bias": true}' --output=lcnet_100.weights.h5
+    python tools/convert_weights.py --model=pplcnet_x1_0 \
+        --source=PPLCNet_x1_0_pretrained.pdparams --output=pplcnet_x1_0.weights.h5
 
 The result loads with weights="<output>" in the constructor of the same configuration, or
 model.load_weights. Loading is all or nothing: a checkpoint of another variant, or one
@@ -26,7 +29,9 @@ from tools.model_flags import check_registered_model  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registered model name (see keras_minimal.list_models()).")
-flags.DEFINE_string("source", None, "Reference checkpoint: .pth/.pt/.pth.tar/.safetensors/.npz.")
+flags.DEFINE_string(
+    "source", None, "Reference checkpoint: .pth/.pt/.pth.tar/.pdparams/.safetensors/.npz."
+)
 flags.DEFINE_string("output", None, "The .weights.h5 file to write.")
 flags.DEFINE_bool("deploy", False, "Write the deploy (fused) graph's weights.")
 flags.DEFINE_bool("include_top", True, "Keep the classifier.")

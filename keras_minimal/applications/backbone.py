@@ -6,11 +6,11 @@ from keras import layers
 from keras_minimal.policies import computing_policy
 from keras_minimal.validation import check_int, is_integer
 
-# The published-weights names `weights=` takes for a family that declares no others.
-WEIGHT_SOURCES = ("imagenet",)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 POOLING_CHOICES = (None, "avg", "max")
+# The weights= names of published checkpoints a family's builder takes unless it says more.
+PUBLISHED_WEIGHTS = ("imagenet",)
 
 
 @keras.saving.register_keras_serializable(package="keras_minimal")
@@ -94,13 +94,13 @@ def finish_model(
     architecture,
     weights,
     input_tensor=None,
-    sources=WEIGHT_SOURCES,
+    published_weights=PUBLISHED_WEIGHTS,
 ):
-    """The family's model over the built graph, with what `weights` names loaded.
+    """The family's model over the built graph, with what `weights` names loaded
+    (`published_weights`: the names of the family's published checkpoints).
 
     Layers a Keras `input_tensor` brought along (keras.applications includes them) are
-    named in the record: tools that rebuild the backbone cannot rebuild them. `sources`:
-    the names of the family's published weights ("imagenet", ...).
+    named in the record: tools that rebuild the backbone cannot rebuild them.
     """
     from keras_minimal.weights.arguments import apply_weights_argument
 
@@ -110,16 +110,22 @@ def finish_model(
     model = model_class(
         inputs, outputs, name=architecture["config"]["name"], architecture=architecture
     )
-    apply_weights_argument(model, weights, sources)
+    apply_weights_argument(model, weights, published_weights)
     return model
 
 
 def check_applications_arguments(
-    weights, include_top, pooling, classes, classifier_activation, variant, sources=WEIGHT_SOURCES
+    weights,
+    include_top,
+    pooling,
+    classes,
+    classifier_activation,
+    variant,
+    published_weights=PUBLISHED_WEIGHTS,
 ):
     """Check the keras.applications arguments before anything is built; returns classes
     as an int where it is one (keras.applications ignores classes without the top).
-    `sources`: the names of the family's published weights ("imagenet", ...)."""
+    `published_weights`: the weights= names of the family's published checkpoints."""
     from keras_minimal.weights.arguments import check_weights_argument
 
     check_weights_argument(
@@ -128,7 +134,7 @@ def check_applications_arguments(
         classes=classes,
         variant=variant,
         classifier_activation=classifier_activation,
-        sources=sources,
+        published=published_weights,
     )
     if pooling not in POOLING_CHOICES:
         raise ValueError(
@@ -196,7 +202,9 @@ def check_data_format():
         )
 
 
-def check_channels(input_shape, include_preprocessing, weights, sources=WEIGHT_SOURCES):
+def check_channels(
+    input_shape, include_preprocessing, weights, published_weights=PUBLISHED_WEIGHTS
+):
     channels = input_shape[-1]
     if channels == 3:
         return
@@ -206,7 +214,7 @@ def check_channels(input_shape, include_preprocessing, weights, sources=WEIGHT_S
             "Pass include_preprocessing=False for other inputs. "
             f"Received: input_shape={input_shape}"
         )
-    if isinstance(weights, str) and weights in sources:
+    if isinstance(weights, str) and weights in published_weights:
         raise ValueError(
             f'weights="{weights}" were trained on RGB images, so the input needs 3 channels. '
             f"Received: input_shape={input_shape}"
@@ -214,12 +222,20 @@ def check_channels(input_shape, include_preprocessing, weights, sources=WEIGHT_S
 
 
 def check_min_size(input_shape, min_size, model_name):
-    for side in input_shape[:2]:
-        if side is not None and side < min_size:
+    """`min_size`: the least side in pixels, or (least height, least width) for a network
+    that strides the two axes differently."""
+    height, width = min_size if isinstance(min_size, tuple) else (min_size, min_size)
+    least = (
+        f"every spatial side must be at least {height} pixels"
+        if height == width
+        else f"the height must be at least {height} and the width {width} pixels"
+    )
+    for side, minimum in zip(input_shape[:2], (height, width), strict=True):
+        if side is not None and side < minimum:
             raise ValueError(
-                f"input_shape {input_shape} is too small for {model_name}: every spatial "
-                f"side must be at least {min_size} pixels for the features to survive the "
-                f"network's downsampling. Received: input_shape={input_shape}"
+                f"input_shape {input_shape} is too small for {model_name}: {least} for the "
+                "features to survive the network's downsampling. Received: "
+                f"input_shape={input_shape}"
             )
 
 

@@ -9,7 +9,7 @@ from keras_minimal.applications.nfnet.model import NFNet
 from keras_minimal.applications.nfnet.sources import WEIGHT_SOURCES as NFNET_SOURCES
 from keras_minimal.applications.pplcnet import checkpoint as pplcnet_checkpoint
 from keras_minimal.applications.pplcnet.model import PPLCNet
-from keras_minimal.applications.pplcnet.variants import VARIANTS as PPLCNET_VARIANTS
+from keras_minimal.applications.pplcnet.sources import WEIGHTS_URLS as PPLCNET_URLS
 from keras_minimal.applications.vanillanet import checkpoint as vanillanet_checkpoint
 from keras_minimal.applications.vanillanet.model import VanillaNet
 from keras_minimal.applications.vanillanet.variants import RELEASE_URL as VANILLANET_URL
@@ -25,17 +25,18 @@ REFERENCE_LAYOUTS = {
     "nfnet": nfnet_checkpoint.reference_layout,
 }
 
-# variant → URL of the upstream ImageNet checkpoint.
-IMAGENET_URLS = {
-    "vanillanet": lambda variant: VANILLANET_URL.format(name=variant),
-    "convnext": lambda variant: CONVNEXT_VARIANTS[variant].imagenet_url,
-    "pplcnet": lambda variant: PPLCNET_VARIANTS[variant].imagenet_url,
-    "nfnet": NFNET_SOURCES["imagenet"].url,
+# family → {weights= name of a published checkpoint: variant → its URL (None: not released)}.
+WEIGHTS_URLS = {
+    "vanillanet": {"imagenet": lambda variant: VANILLANET_URL.format(name=variant)},
+    "convnext": {"imagenet": lambda variant: CONVNEXT_VARIANTS[variant].imagenet_url},
+    "pplcnet": PPLCNET_URLS,
+    "nfnet": {name: source.url for name, source in NFNET_SOURCES.items()},
 }
 
-# family → {weights= name: sources.WeightSource} of the names besides "imagenet".
-WEIGHT_SOURCES = {
-    "nfnet": {name: source for name, source in NFNET_SOURCES.items() if name != "imagenet"},
+# family → {weights= name: the builder options those weights were trained with}, which the
+# offline error names next to the local-file alternative.
+WEIGHTS_OPTIONS = {
+    "nfnet": {name: source.options for name, source in NFNET_SOURCES.items() if source.options},
 }
 
 

@@ -1,30 +1,34 @@
-"""The `weights=` argument of every constructor: None, "imagenet" or a file."""
+"""The `weights=` argument of every constructor: None, a published checkpoint's name
+("imagenet", and more for some families) or a file."""
 
 import os
 import warnings
 
 from keras_minimal.weights.readers import reader_for, refuse_directory
 
-WEIGHTS_CHOICES = 'None, "imagenet", or the path of a .weights.h5 file or a reference checkpoint'
+
+def _choices(published):
+    names = ", ".join(f'"{name}"' for name in published)
+    return f"None, {names}, or the path of a .weights.h5 file or a reference checkpoint"
 
 
-def _as_path_or_name(weights):
+def _as_path_or_name(weights, published):
     if isinstance(weights, os.PathLike):
         return os.fspath(weights)
     if not isinstance(weights, str):
-        raise TypeError(f"weights must be {WEIGHTS_CHOICES}. Received: {weights!r}")
+        raise TypeError(f"weights must be {_choices(published)}. Received: {weights!r}")
     return weights
 
 
 def check_weights_argument(
-    weights, include_top, classes, variant, classifier_activation=None, sources=("imagenet",)
+    weights, include_top, classes, variant, classifier_activation, published
 ):
-    """Reject a bad `weights` value before anything is built; `sources` are the names of
-    the family's published weights ("imagenet", ...)."""
+    """Reject a bad `weights` value before anything is built; `published` names the
+    family's published checkpoints ("imagenet", …)."""
     if weights is None:
         return
-    weights = _as_path_or_name(weights)
-    if weights in sources:
+    weights = _as_path_or_name(weights, published)
+    if weights in published:
         if variant is None:
             raise ValueError(
                 f'weights="{weights}" exist only for the published variants; this '
@@ -47,9 +51,8 @@ def check_weights_argument(
         return
     refuse_directory(weights)
     if not os.path.isfile(weights):
-        choices = WEIGHTS_CHOICES.replace('"imagenet"', ", ".join(f'"{s}"' for s in sources))
         raise ValueError(
-            f"weights must be {choices} (.pth/.pt/.safetensors/.npz). "
+            f"weights must be {_choices(published)} (.pth/.pt/.pdparams/.safetensors/.npz). "
             f"Received: weights={weights!r}, which is not an existing file."
         )
     if not weights.lower().endswith(".weights.h5"):
@@ -66,13 +69,13 @@ def _softmax_or_none(activation):
     return function in (keras.activations.softmax, keras.activations.linear)
 
 
-def apply_weights_argument(model, weights, sources=("imagenet",)):
-    """Load what `weights` names into a freshly built model; `sources` as in
-    check_weights_argument."""
+def apply_weights_argument(model, weights, published):
+    """Load what `weights` names into a freshly built model (`published`: the names of the
+    family's published checkpoints)."""
     if weights is None:
         return
-    weights = _as_path_or_name(weights)
-    if weights in sources:
+    weights = _as_path_or_name(weights, published)
+    if weights in published:
         from keras_minimal.weights.imagenet import load_imagenet_weights
 
         load_imagenet_weights(model, weights)

@@ -1,4 +1,5 @@
-"""weights="imagenet": download the upstream checkpoint once, convert it, cache a .weights.h5."""
+"""weights="imagenet" (and a family's other published names, e.g. PP-LCNet's
+"imagenet_ssld"): download the upstream checkpoint once, convert it, cache a .weights.h5."""
 
 import hashlib
 import os
@@ -32,20 +33,29 @@ def _make_cache_subdir():
         ) from None
 
 
-def converted_weights_path(model, source="imagenet"):
-    """Where the converted weights of this variant, form and source are cached.
+def _source_url(model, name):
+    from keras_minimal.applications import families
 
-    The name carries a digest of the model's variable names, shapes and dtypes, so that forms
-    with other variables (a pooled headless ConvNeXt has head_norm, an unpooled one
-    does not) never share a file; and the source's name where it is not "imagenet" (NFNet's
-    "imagenet_deepmind" has timm's variables, not its values).
+    return families.WEIGHTS_URLS[model.family][name](model.variant)
+
+
+def converted_weights_path(model, name="imagenet"):
+    """Where the converted weights `name` of this variant and form are cached.
+
+    The name carries a digest of the checkpoint's URL and of the model's variable names,
+    shapes and dtypes, so that forms with other variables (a pooled headless ConvNeXt has
+    head_norm, an unpooled one does not) and other releases (PP-LCNet's "imagenet_ssld"; its
+    "imagenet", timm's release before it was PaddleClas') never share a file.
     """
     config = model.builder_config
-    suffix = "" if source == "imagenet" else f"_{source}"
-    suffix += ("_deploy" if config["deploy"] else "") + ("" if config["include_top"] else "_notop")
-    layout = ";".join(f"{w.path}:{tuple(w.shape)}:{w.dtype}" for w in model.weights)
+    suffix = ("_deploy" if config["deploy"] else "") + ("" if config["include_top"] else "_notop")
+    source = "" if name == "imagenet" else f"_{name}"
+    url = (_source_url(model, name) or "") if model.variant else ""
+    layout = ";".join([url, *(f"{w.path}:{tuple(w.shape)}:{w.dtype}" for w in model.weights)])
     digest = hashlib.sha256(layout.encode()).hexdigest()[:8]
-    return os.path.join(cache_dir(), CACHE_SUBDIR, f"{model.variant}{suffix}-{digest}.weights.h5")
+    return os.path.join(
+        cache_dir(), CACHE_SUBDIR, f"{model.variant}{source}{suffix}-{digest}.weights.h5"
+    )
 
 
 def download_checkpoint(url, variant, options=None):
@@ -94,25 +104,18 @@ def _read_download(path, url):
         ) from None
 
 
-def _published(model, source):
-    """(URL, constructor options) of the published weights `source` of `model`'s variant."""
+def load_imagenet_weights(model, name="imagenet"):
+    """Load the published checkpoint `name` ("imagenet", or one of the family's other names
+    such as PP-LCNet's "imagenet_ssld" or NFNet's "imagenet_deepmind") of `model`'s variant,
+    converting and caching it once."""
     from keras_minimal.applications import families
-
-    if source == "imagenet":
-        return families.IMAGENET_URLS[model.family](model.variant), {}
-    published = families.WEIGHT_SOURCES[model.family][source]
-    return published.url(model.variant), published.options
-
-
-def load_imagenet_weights(model, source="imagenet"):
-    """Load the published weights named `source` ("imagenet", or one of the family's other
-    names such as NFNet's "imagenet_deepmind"), converting and caching them once."""
     from keras_minimal.weights.arguments import load_checkpoint
 
-    cached = converted_weights_path(model, source)
+    cached = converted_weights_path(model, name)
     if os.path.isfile(cached) and _load_cached(model, cached):
         return model
-    url, options = _published(model, source)
+    url = _source_url(model, name)
+    options = families.WEIGHTS_OPTIONS.get(model.family, {}).get(name, {})
     checkpoint = _read_download(download_checkpoint(url, model.variant, options), url)
     load_checkpoint(model, checkpoint)
     try:

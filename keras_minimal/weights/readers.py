@@ -9,6 +9,7 @@ import numpy as np
 from keras_minimal.weights.checkpoint_errors import CorruptCheckpointError, corrupt_checkpoint
 from keras_minimal.weights.file_kinds import describe_file
 from keras_minimal.weights.haiku_pickle import is_pickle, read_haiku_pickle
+from keras_minimal.weights.pdparams import PDPARAMS_SUFFIX, read_pdparams
 from keras_minimal.weights.torch_checkpoint import read_torch_checkpoint
 
 __all__ = ["CorruptCheckpointError", "read_checkpoint", "reader_for", "refuse_directory"]
@@ -16,7 +17,7 @@ __all__ = ["CorruptCheckpointError", "read_checkpoint", "reader_for", "refuse_di
 # timm's train.py writes model_best.pth.tar and checkpoint-N.pth.tar.
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 # What a directory given as a checkpoint is searched for, to name in the error.
-_LISTED_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors", ".npz", ".weights.h5")
+_LISTED_SUFFIXES = (*TORCH_SUFFIXES, PDPARAMS_SUFFIX, ".safetensors", ".npz", ".weights.h5")
 # Wrappers of training scripts, in order of preference: the EMA weights are what
 # the official VanillaNet evaluation and timm's load_checkpoint use by default.
 WRAPPER_KEYS = ("model_ema", "state_dict_ema", "model", "state_dict", "module")
@@ -29,8 +30,8 @@ def read_checkpoint(source, key=None):
 
     Args:
         source: a path (.pth/.pt/.bin/.ckpt/.pth.tar, read without torch: torch_checkpoint;
-            .safetensors; .npz; DeepMind's pickled F*_haiku.npz) or a mapping of names to
-            arrays or tensors.
+            .pdparams (PaddlePaddle); .safetensors; .npz; DeepMind's pickled F*_haiku.npz) or a
+            mapping of names to arrays or tensors.
         key: the wrapper to take ("model", "model_ema", ...); by default the
             first of WRAPPER_KEYS that is present, or the mapping itself.
 
@@ -99,7 +100,10 @@ def refuse_directory(path):
         shown = ", ".join(inside[:5]) + (", …" if len(inside) > 5 else "")
         found = f"it holds {shown}: pass one of them, e.g. {os.path.join(path, inside[0])!r}."
     else:
-        found = "it holds no checkpoint file (.pth, .pt, .bin, .safetensors, .npz, .weights.h5)."
+        found = (
+            "it holds no checkpoint file (.pth, .pt, .bin, .pdparams, .safetensors, .npz, "
+            ".weights.h5)."
+        )
     raise ValueError(f"The checkpoint path is a directory, not a file; {found} Received: {path!r}")
 
 
@@ -121,6 +125,8 @@ def reader_for(path):
     lower = os.fspath(path).lower()
     if lower.endswith(TORCH_SUFFIXES):
         return read_torch_checkpoint
+    if lower.endswith(PDPARAMS_SUFFIX):
+        return read_pdparams
     if lower.endswith(".safetensors"):
         return _read_safetensors
     if lower.endswith(".npz"):
@@ -128,8 +134,9 @@ def reader_for(path):
     looks_like = f" It looks like {describe_file(path)}." if os.path.isfile(path) else ""
     raise ValueError(
         f"Unsupported checkpoint format.{looks_like} Read are PyTorch checkpoints "
-        "(.pth/.pt/.bin/.ckpt/.pth.tar), .safetensors and .npz archives of arrays, and, as "
-        "weights= of a constructor, Keras .weights.h5 files (model.save_weights). "
+        "(.pth/.pt/.bin/.ckpt/.pth.tar), PaddlePaddle .pdparams, .safetensors and .npz archives "
+        "of arrays, DeepMind's pickled F*_haiku.npz, and, as weights= of a constructor, Keras "
+        ".weights.h5 files (model.save_weights). "
         f"Received: {os.fspath(path)!r}"
     )
 

@@ -207,7 +207,7 @@ def test_any_input_size_and_a_headless_feature_extractor():
 
 
 def test_imagenet_weights_resolve_timm_dm_releases_and_refuse_f7():
-    url = families.IMAGENET_URLS["nfnet"]("nfnet_f0")
+    url = families.WEIGHTS_URLS["nfnet"]["imagenet"]("nfnet_f0")
     assert url.endswith("v0.1-dnf-weights/dm_nfnet_f0-604f9c3a.pth")
     with pytest.raises(ValueError, match=r'weights="imagenet" do not exist for nfnet_f7'):
         NFNetF7(weights="imagenet")

@@ -114,19 +114,38 @@ def test_unknown_scale(scale):
         PPLCNet(scale)
 
 
-def test_imagenet_weights_only_for_timm_scales():
-    with pytest.raises(ValueError, match=r"exist for the scales \[0.5, 0.75, 1.0\].*scale=0.25"):
-        PPLCNet(0.25, weights="imagenet", head_bias=True)
+@pytest.mark.parametrize(
+    "weights, scales, head_bias",
+    [
+        ("imagenet_timm", r"\[0.5, 0.75, 1.0\]", True),
+        # PaddleClas publishes SSLD-distilled weights for x0.5, x1.0 and x2.5 only.
+        ("imagenet_ssld", r"\[0.5, 1.0, 2.5\]", False),
+    ],
+)
+def test_published_weights_only_for_their_scales(weights, scales, head_bias):
+    with pytest.raises(ValueError, match=rf"{weights}.*exist for the scales {scales}.*scale=0.25"):
+        PPLCNet(0.25, weights=weights, head_bias=head_bias)
     with pytest.raises(ValueError, match=r"scale=0.3"):
-        PPLCNet(0.3, weights="imagenet", head_bias=True)
+        PPLCNet(0.3, weights="imagenet")
 
 
-def test_imagenet_weights_need_the_timm_head_bias():
-    with pytest.raises(ValueError, match="build the model with head_bias=True"):
-        PPLCNet_x1_0(weights="imagenet")
+def test_imagenet_weights_need_the_head_bias_of_their_layout():
+    with pytest.raises(ValueError, match="timm.*has a bias: build the model with head_bias=True"):
+        PPLCNet_x1_0(weights="imagenet_timm")
+    with pytest.raises(
+        ValueError, match=r"PaddleClas.*no bias: build the model with head_bias=False.*_timm"
+    ):
+        PPLCNet_x1_0(weights="imagenet", head_bias=True)
 
 
-def test_headless_imagenet_model_needs_no_head_bias(monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    "weights, url",
+    [
+        ("imagenet_timm", "lcnet_050-f447553b.pth"),
+        ("imagenet", "legendary_models/PPLCNet_x0_5_pretrained.pdparams"),
+    ],
+)
+def test_headless_imagenet_model_needs_no_head_bias(monkeypatch, tmp_path, weights, url):
     # Without the head there is no head conv: the argument checks pass and the download starts.
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
 
@@ -134,8 +153,9 @@ def test_headless_imagenet_model_needs_no_head_bias(monkeypatch, tmp_path):
         raise OSError("offline")
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
-    with pytest.raises(WeightsDownloadError, match="lcnet_050-f447553b.pth"):
-        PPLCNet_x0_5(weights="imagenet", include_top=False)
+    for head_bias in (False, True):
+        with pytest.raises(WeightsDownloadError, match=url):
+            PPLCNet_x0_5(weights=weights, include_top=False, head_bias=head_bias)
 
 
 def test_input_smaller_than_the_total_stride():

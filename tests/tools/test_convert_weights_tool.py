@@ -4,7 +4,7 @@ import pytest
 
 import keras_minimal
 from keras_minimal.weights import convert_checkpoint
-from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
+from tests.helpers import DATA, assert_matches_reference, load_fixture, vanillanet_for
 from tests.tools.tool_process import error_line, run_tool
 
 VANILLANET = load_fixture("vanillanet_tiny5")
@@ -80,6 +80,24 @@ def test_command_line_converts_a_timm_checkpoint(tmp_path):
     assert "classifier has 10 classes, this model's 1000: build it with classes=10" in (
         error_line(wrong_classes)
     )
+
+
+def test_command_line_converts_a_paddleclas_pdparams(tmp_path):
+    fixture = load_fixture("pplcnet_paddle_x0_25")
+    output = tmp_path / "pplcnet_x0_25.weights.h5"
+    source = DATA / "pplcnet_paddle_x0_25.pdparams"
+    args = ["--model=pplcnet_x0_25", f"--source={source}", f"--output={output}", "--classes=10"]
+    result = run_tool("convert_weights", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = keras_minimal.create_model(
+        "pplcnet_x0_25",
+        classes=10,
+        include_preprocessing=False,
+        classifier_activation=None,
+        input_shape=fixture.inputs.shape[1:],
+        weights=str(output),
+    )
+    assert_matches_reference(_outputs(model, fixture), fixture.outputs["logits"])
 
 
 def test_command_line_refuses_nan_weights_unless_allow_nonfinite(tmp_path):

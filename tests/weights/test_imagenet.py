@@ -55,7 +55,9 @@ def tiny_published_variant(monkeypatch, tmp_path):
         {"model_ema": {k: torch.from_numpy(np.array(v)) for k, v in FIXTURE.state_dict.items()}},
         checkpoint,
     )
-    monkeypatch.setitem(families.IMAGENET_URLS, "vanillanet", lambda name: checkpoint.as_uri())
+    monkeypatch.setitem(
+        families.WEIGHTS_URLS["vanillanet"], "imagenet", lambda name: checkpoint.as_uri()
+    )
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     return config
 

@@ -24,15 +24,28 @@ def offline(monkeypatch, tmp_path):
         (ConvNeXtTiny, {}, "https://dl.fbaipublicfiles.com/convnext/convnext_tiny_1k_224_ema.pth"),
         (
             PPLCNet_x0_5,
-            {"head_bias": True},
+            {"weights": "imagenet_timm", "head_bias": True},
             "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
             "lcnet_050-f447553b.pth",
+        ),
+        (
+            PPLCNet_x0_5,
+            {},
+            "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/"
+            "PPLCNet_x0_5_pretrained.pdparams",
+        ),
+        (
+            PPLCNet_x0_5,
+            {"weights": "imagenet_ssld"},
+            "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/"
+            "PPLCNet_x0_5_ssld_pretrained.pdparams",
         ),
     ],
 )
 def test_offline_names_the_url_and_how_to_pass_a_local_file(offline, constructor, kwargs, url):
+    kwargs = {"weights": "imagenet", **kwargs}
     with pytest.raises(WeightsDownloadError) as error:
-        constructor(weights="imagenet", **kwargs)
+        constructor(**kwargs)
     message = str(error.value)
     assert url in message
     assert f'weights="/path/to/{url.rsplit("/", 1)[-1]}"' in message
@@ -40,15 +53,28 @@ def test_offline_names_the_url_and_how_to_pass_a_local_file(offline, constructor
 
 
 def test_every_published_url():
-    convnext = families.IMAGENET_URLS["convnext"]
+    convnext = families.WEIGHTS_URLS["convnext"]["imagenet"]
     release = "https://dl.fbaipublicfiles.com/convnext/"
     for size in ("tiny", "small", "base", "large"):
         assert convnext(f"convnext_{size}") == f"{release}convnext_{size}_1k_224_ema.pth"
     # XL exists only pre-trained on ImageNet-22k: its 1k classifier is the 22k → 1k fine-tune.
     assert convnext("convnext_xlarge") == f"{release}convnext_xlarge_22k_1k_224_ema.pth"
-    lcnet = families.IMAGENET_URLS["pplcnet"]
-    assert lcnet("pplcnet_x0_75").endswith("lcnet_075-318cad2c.pth")
-    assert lcnet("pplcnet_x1_0").endswith("lcnet_100-a929038c.pth")
+    timm = families.WEIGHTS_URLS["pplcnet"]["imagenet_timm"]
+    assert timm("pplcnet_x0_75").endswith("lcnet_075-318cad2c.pth")
+    assert timm("pplcnet_x1_0").endswith("lcnet_100-a929038c.pth")
+    assert timm("pplcnet_x0_25") is None
+    # PaddleClas' MODEL_URLS (pp_lcnet.py) for every scale; SSLD where PaddleClas published it.
+    paddle = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/"
+    scales = ("0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5")
+    pplcnet = families.WEIGHTS_URLS["pplcnet"]
+    for scale in scales:
+        expected = f"{paddle}PPLCNet_x{scale}_pretrained.pdparams"
+        assert pplcnet["imagenet"](f"pplcnet_x{scale}") == expected
+        ssld = pplcnet["imagenet_ssld"](f"pplcnet_x{scale}")
+        if scale in ("0_5", "1_0", "2_5"):
+            assert ssld == expected.replace("_pretrained", "_ssld_pretrained")
+        else:
+            assert ssld is None
 
 
 def test_xlarge_checks_classes_before_anything_is_built():

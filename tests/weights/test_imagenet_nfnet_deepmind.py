@@ -40,7 +40,7 @@ def test_offline_names_deepmind_s_url_and_the_local_file_with_its_reference(monk
 
 
 def test_deepmind_s_release_files_for_f0_to_f6():
-    deepmind = families.WEIGHT_SOURCES["nfnet"]["imagenet_deepmind"]
+    deepmind = sources.WEIGHT_SOURCES["imagenet_deepmind"]
     for i in range(7):
         assert (
             deepmind.url(f"nfnet_f{i}")
@@ -66,8 +66,9 @@ def tiny_published_variant(monkeypatch, tmp_path):
     release.parent.mkdir()
     shutil.copyfile(HAIKU_FILE, release)
     monkeypatch.setitem(sources.DEEPMIND_FILES, "nfnet_tiny", release.name)
-    served = sources.WeightSource(lambda variant: release.as_uri(), {"reference": "deepmind"})
-    monkeypatch.setitem(families.WEIGHT_SOURCES["nfnet"], "imagenet_deepmind", served)
+    monkeypatch.setitem(
+        families.WEIGHTS_URLS["nfnet"], "imagenet_deepmind", lambda variant: release.as_uri()
+    )
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     return release
 

@@ -50,7 +50,7 @@ SCRIPT = textwrap.dedent(
     variants.VARIANTS["vanillanet_tiny"] = variants.VanillaNetVariant(
         "VanillaNetTiny", tuple(config["dims"]), tuple(config["strides"]), None, 0, 0
     )
-    families.IMAGENET_URLS["vanillanet"] = lambda name: pathlib.Path(release).as_uri()
+    families.WEIGHTS_URLS["vanillanet"]["imagenet"] = lambda name: pathlib.Path(release).as_uri()
     os.environ["KERAS_HOME"] = keras_home
 
     def backbone(**kwargs):

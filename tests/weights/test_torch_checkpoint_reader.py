@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from keras_minimal.weights.checkpoint_errors import CorruptCheckpointError
+from keras_minimal.weights.haiku_pickle import is_pickle
 from keras_minimal.weights.pickle_refusals import RefusedPickleError
 from keras_minimal.weights.torch_checkpoint import read_torch_checkpoint
 from keras_minimal.weights.torch_tensors import UnsupportedTensorError
@@ -69,6 +70,8 @@ def _state_dicts():
     """(id, state dict) of every fixture in tests/data: its sd/ and deploy_sd/ groups."""
     found = []
     for path in sorted(DATA.glob("*.npz")):
+        if is_pickle(path):  # DeepMind's F*_haiku.npz form: no state dict groups
+            continue
         with np.load(path, allow_pickle=False) as data:
             for group in ("sd/", "deploy_sd/"):
                 state = {k[len(group) :]: data[k] for k in data.files if k.startswith(group)}

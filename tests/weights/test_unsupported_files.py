@@ -12,8 +12,9 @@ from tests.helpers import load_fixture, vanillanet_for
 
 FIXTURE = load_fixture("vanillanet_tiny5")
 READ_ARE = (
-    "Read are PyTorch checkpoints (.pth/.pt/.bin/.ckpt/.pth.tar), .safetensors and .npz "
-    "archives of arrays, and, as weights= of a constructor, Keras .weights.h5 files"
+    "Read are PyTorch checkpoints (.pth/.pt/.bin/.ckpt/.pth.tar), PaddlePaddle .pdparams, "
+    ".safetensors and .npz archives of arrays, DeepMind's pickled F*_haiku.npz, and, as "
+    "weights= of a constructor, Keras .weights.h5 files"
 )
 
 
