@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from keras_minimal.weights.keras_files import is_keras_file
 from keras_minimal.weights.pickle_refusals import from_torch_refusal
 
 # timm's train.py writes model_best.pth.tar and checkpoint-N.pth.tar.
@@ -103,10 +104,12 @@ def _read_file(path):
     refuse_directory(path)
     if not os.path.isfile(path):
         raise ValueError(f"Checkpoint file not found. Received: {path!r}")
-    if path.lower().endswith(".weights.h5"):
+    if path.lower().endswith(".weights.h5") or is_keras_file(path):
         raise ValueError(
             f"{path!r} is a Keras weights file, not a reference checkpoint: pass it as "
-            "weights=... to the model constructor or use model.load_weights()."
+            "weights=... to the model constructor or use model.load_weights(); a "
+            "keras.applications model's loads with "
+            "keras_minimal.weights.load_keras_applications(model, path)."
         )
     return reader_for(path)(path)
 
