@@ -11,6 +11,7 @@ from keras_minimal.applications.convnext import (
     ConvNeXtTiny,
     ConvNeXtXLarge,
 )
+from keras_minimal.applications.imagenet_classes import decode_predictions, imagenet_classes
 from keras_minimal.applications.nfnet import CONSTRUCTORS as _NFNET_CONSTRUCTORS
 from keras_minimal.applications.nfnet import (
     NFNet,
@@ -36,6 +37,7 @@ from keras_minimal.applications.pplcnet import (
     PPLCNet_x2_0,
     PPLCNet_x2_5,
 )
+from keras_minimal.applications.preprocessing import preprocess_input
 from keras_minimal.applications.pyramid import feature_pyramid
 from keras_minimal.applications.registry import create_model, list_models, register_model
 from keras_minimal.applications.vanillanet import (
@@ -107,8 +109,11 @@ __all__ = [
     "VanillaNet13_x1_5_ada_pool",
     "VanillaNetModel",
     "create_model",
+    "decode_predictions",
     "families",
     "feature_pyramid",
+    "imagenet_classes",
     "list_models",
+    "preprocess_input",
     "register_model",
 ]

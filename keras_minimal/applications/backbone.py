@@ -265,13 +265,17 @@ def upstream_layers(input_tensor):
     ]
 
 
+def normalization_scale_offset(mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """(scale, offset) per channel such that x·scale + offset = (x/255 − mean)/std."""
+    scale = [1.0 / (255.0 * s) for s in std]
+    offset = [-m / s for m, s in zip(mean, std, strict=True)]
+    return scale, offset
+
+
 def imagenet_preprocessing(mean=IMAGENET_MEAN, std=IMAGENET_STD, name="preprocessing"):
     """RGB in [0, 255] → (x/255 − mean)/std as one multiply-add."""
-    return layers.Rescaling(
-        scale=[1.0 / (255.0 * s) for s in std],
-        offset=[-m / s for m, s in zip(mean, std, strict=True)],
-        name=name,
-    )
+    scale, offset = normalization_scale_offset(mean, std)
+    return layers.Rescaling(scale=scale, offset=offset, name=name)
 
 
 def pool_features(x, pooling):

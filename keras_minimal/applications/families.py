@@ -2,6 +2,7 @@
 
 from keras_minimal.applications.backbone import BackboneModel
 from keras_minimal.applications.convnext import checkpoint as convnext_checkpoint
+from keras_minimal.applications.convnext import keras_applications as convnext_keras
 from keras_minimal.applications.convnext.model import ConvNeXt
 from keras_minimal.applications.convnext.variants import VARIANTS as CONVNEXT_VARIANTS
 from keras_minimal.applications.nfnet import checkpoint as nfnet_checkpoint
@@ -24,6 +25,10 @@ REFERENCE_LAYOUTS = {
     "pplcnet": pplcnet_checkpoint.reference_layout,
     "nfnet": nfnet_checkpoint.reference_layout,
 }
+
+# model → ReferenceLayout of keras.applications' weights of the same architecture
+# (keras_minimal.weights.load_keras_applications).
+KERAS_APPLICATIONS_LAYOUTS = {"convnext": convnext_keras.reference_layout}
 
 # family → {weights= name of a published checkpoint: variant → its URL (None: not released)}.
 WEIGHTS_URLS = {

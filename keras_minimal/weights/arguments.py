@@ -4,12 +4,20 @@
 import os
 import warnings
 
+from keras_minimal.weights.keras_applications import (
+    holds_keras_applications_weights,
+    load_keras_applications,
+)
+from keras_minimal.weights.keras_files import is_keras_file
 from keras_minimal.weights.readers import reader_for, refuse_directory
 
 
 def _choices(published):
     names = ", ".join(f'"{name}"' for name in published)
-    return f"None, {names}, or the path of a .weights.h5 file or a reference checkpoint"
+    return (
+        f"None, {names}, or the path of a Keras weights file (.weights.h5, .keras, .h5) or a "
+        "reference checkpoint"
+    )
 
 
 def _as_path_or_name(weights, published):
@@ -55,7 +63,7 @@ def check_weights_argument(
             f"weights must be {_choices(published)} (.pth/.pt/.pdparams/.safetensors/.npz). "
             f"Received: weights={weights!r}, which is not an existing file."
         )
-    if not weights.lower().endswith(".weights.h5"):
+    if not (is_keras_file(weights) or weights.lower().endswith(".weights.h5")):
         reader_for(weights)
 
 
@@ -79,7 +87,9 @@ def apply_weights_argument(model, weights, published):
         from keras_minimal.weights.imagenet import load_imagenet_weights
 
         load_imagenet_weights(model, weights)
-    elif weights.lower().endswith(".weights.h5"):
+    elif is_keras_file(weights) and holds_keras_applications_weights(model, weights):
+        load_keras_applications(model, weights)
+    elif is_keras_file(weights) or weights.lower().endswith(".weights.h5"):
         load_keras_weights(model, weights)
     else:
         load_checkpoint(model, weights)

@@ -9,6 +9,7 @@ import numpy as np
 from keras_minimal.weights.checkpoint_errors import CorruptCheckpointError, corrupt_checkpoint
 from keras_minimal.weights.file_kinds import describe_file
 from keras_minimal.weights.haiku_pickle import is_pickle, read_haiku_pickle
+from keras_minimal.weights.keras_files import is_keras_file
 from keras_minimal.weights.pdparams import PDPARAMS_SUFFIX, read_pdparams
 from keras_minimal.weights.torch_checkpoint import read_torch_checkpoint
 
@@ -111,10 +112,12 @@ def _read_file(path):
     refuse_directory(path)
     if not os.path.isfile(path):
         raise ValueError(f"Checkpoint file not found. Received: {path!r}")
-    if path.lower().endswith(".weights.h5"):
+    if path.lower().endswith(".weights.h5") or is_keras_file(path):
         raise ValueError(
             f"{path!r} is a Keras weights file, not a reference checkpoint: pass it as "
-            "weights=... to the model constructor or use model.load_weights()."
+            "weights=... to the model constructor or use model.load_weights(); a "
+            "keras.applications model's loads with "
+            "keras_minimal.weights.load_keras_applications(model, path)."
         )
     return reader_for(path)(path)
 

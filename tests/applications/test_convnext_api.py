@@ -14,6 +14,7 @@ from keras_minimal.applications import (
 )
 from keras_minimal.applications.convnext.model import drop_path_rates
 from keras_minimal.applications.convnext.variants import TEST_CONFIG
+from keras_minimal.deploy import to_deploy
 from keras_minimal.layers import StochasticDepth
 
 
@@ -89,6 +90,28 @@ def test_pooled_features_are_the_normalised_pre_logits():
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(headless(x)), keras.ops.convert_to_numpy(pre_logits), rtol=1e-5
     )
+
+
+def test_feature_norm_normalises_the_unpooled_map_as_keras_applications_does():
+    plain = tiny(include_top=False)
+    normed = tiny(include_top=False, feature_norm=True)
+    head_norm = normed.get_layer("head_norm")
+    head_norm.gamma.assign(np.linspace(0.5, 1.5, 64))
+    head_norm.beta.assign(np.linspace(-1.0, 1.0, 64))
+    for layer in plain.layers:
+        if layer.weights:
+            layer.set_weights(normed.get_layer(layer.name).get_weights())
+    x = _images()
+    features = keras.ops.convert_to_numpy(plain(x)).astype("float64")
+    mean = features.mean(axis=-1, keepdims=True)
+    variance = features.var(axis=-1, keepdims=True)
+    gamma, beta = (keras.ops.convert_to_numpy(w) for w in (head_norm.gamma, head_norm.beta))
+    want = (features - mean) / np.sqrt(variance + 1e-6) * gamma + beta
+    got = keras.ops.convert_to_numpy(normed(x))
+    assert got.shape == (2, 2, 2, 64)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    # The record keeps it: the deploy graph (rebuilt from it) ends in the same norm.
+    assert to_deploy(normed).get_layer("head_norm").output.shape == (None, 2, 2, 64)
 
 
 def test_pyramid_outputs_are_the_four_stage_outputs():

@@ -3,6 +3,8 @@
 from keras_minimal.applications.backbone import variant_constructor
 from keras_minimal.applications.convnext.model import ConvNeXt
 from keras_minimal.applications.convnext.variants import VARIANTS
+from keras_minimal.applications.imagenet_classes import decode_predictions
+from keras_minimal.applications.preprocessing import preprocess_input
 
 
 def _constructor(registry_name):
@@ -33,6 +35,8 @@ CONSTRUCTORS = {name: globals()[variant.constructor_name] for name, variant in V
 
 __all__ = [
     "CONSTRUCTORS",
+    "decode_predictions",
+    "preprocess_input",
     "ConvNeXt",
     *(variant.constructor_name for variant in VARIANTS.values()),
 ]

@@ -11,7 +11,7 @@ The layout is detected from the names (`load_reference` picks the matching one).
 
 import re
 
-from keras_minimal.applications.convnext.model import block_name
+from keras_minimal.applications.convnext.model import block_name, has_head_norm
 from keras_minimal.applications.convnext.variants import VARIANTS
 from keras_minimal.weights.conversions import CONV2D, DENSE, DEPTHWISE, IDENTITY
 from keras_minimal.weights.reference import ReferenceLayout, Target, weight_and_bias_targets
@@ -96,7 +96,7 @@ def _targets(model, names, config):
             )
             if config["layer_scale_init_value"]:
                 targets[f"{theirs}.gamma"] = Target(get(f"{ours}_layer_scale").gamma, IDENTITY)
-    if config["include_top"] or config["pooling"]:
+    if has_head_norm(config):
         targets.update(_norm_targets(names["head_norm"], get("head_norm")))
     if config["include_top"]:
         targets.update(weight_and_bias_targets(names["predictions"], get("predictions"), DENSE))
@@ -177,7 +177,7 @@ def _layout(model, layout):
 
 def _skippable(names, config):
     head = {f"{names['predictions']}.weight", f"{names['predictions']}.bias"}
-    if not config["include_top"] and not config["pooling"]:
+    if not has_head_norm(config):
         head |= {f"{names['head_norm']}.weight", f"{names['head_norm']}.bias"}
     return lambda name: not config["include_top"] and name in head
 

@@ -87,6 +87,11 @@ def drop_path_rates(depths, drop_path_rate):
     return [float(r) for r in np.linspace(0.0, drop_path_rate, sum(depths))]
 
 
+def has_head_norm(config):
+    """Whether a model built with `config` (its builder_config) ends in head_norm."""
+    return bool(config["include_top"] or config["pooling"] or config.get("feature_norm"))
+
+
 def min_input_size(num_stages):
     return STEM_STRIDE * 2 ** (num_stages - 1)
 
@@ -110,6 +115,7 @@ def ConvNeXt(
     layer_scale_init_value=1e-6,
     head_init_scale=1.0,
     deploy=False,
+    feature_norm=False,
     include_top=True,
     weights=None,
     input_tensor=None,
@@ -134,6 +140,10 @@ def ConvNeXt(
         deploy: build the inference graph for export (what
             `keras_minimal.deploy.to_deploy` returns): no stochastic-depth layers
             (`drop_path_rate` is ignored).
+        feature_norm: with include_top=False and pooling=None, end in the head LayerNorm
+            applied to the unpooled map, as keras.applications' ConvNeXt does (its
+            include_top=False output; timm's forward_features has no norm). No effect with
+            a top or pooling, where the head LayerNorm follows the pooling anyway.
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, include_preprocessing, name: as in
             keras.applications. With include_top=False, pooling="avg"/"max" pools
@@ -184,7 +194,7 @@ def ConvNeXt(
             stddev=0.02 * head_init_scale,
             activation=classifier_activation,
         )(x)
-    elif pooling:
+    elif pooling or feature_norm:
         x = backbone.pool_features(x, pooling)
         x = _layer_norm("head_norm")(x)
 
@@ -199,6 +209,7 @@ def ConvNeXt(
             "layer_scale_init_value": layer_scale_init_value,
             "head_init_scale": head_init_scale,
             "deploy": bool(deploy),
+            "feature_norm": bool(feature_norm),
             **backbone.applications_config(
                 include_top,
                 input_shape,

@@ -1,8 +1,10 @@
 """NFNet: builder, variants table and reference-checkpoint mapping."""
 
 from keras_minimal.applications.backbone import variant_constructor
+from keras_minimal.applications.imagenet_classes import decode_predictions
 from keras_minimal.applications.nfnet.model import NFNet, NFNetModel
 from keras_minimal.applications.nfnet.variants import CHANNELS, VARIANTS
+from keras_minimal.applications.preprocessing import preprocess_input
 
 
 def _constructor(registry_name):
@@ -31,6 +33,8 @@ CONSTRUCTORS = {name: globals()[variant.constructor_name] for name, variant in V
 
 __all__ = [
     "CONSTRUCTORS",
+    "decode_predictions",
+    "preprocess_input",
     "NFNet",
     "NFNetModel",
     *(variant.constructor_name for variant in VARIANTS.values()),

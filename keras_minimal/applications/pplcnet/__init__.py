@@ -1,8 +1,10 @@
 """PP-LCNet: builder, variants table and reference-checkpoint mapping."""
 
 from keras_minimal.applications.backbone import variant_constructor
+from keras_minimal.applications.imagenet_classes import decode_predictions
 from keras_minimal.applications.pplcnet.model import PPLCNet
 from keras_minimal.applications.pplcnet.variants import VARIANTS
+from keras_minimal.applications.preprocessing import preprocess_input
 
 
 def _constructor(registry_name):
@@ -31,6 +33,8 @@ CONSTRUCTORS = {name: globals()[variant.constructor_name] for name, variant in V
 
 __all__ = [
     "CONSTRUCTORS",
+    "decode_predictions",
+    "preprocess_input",
     "PPLCNet",
     *(variant.constructor_name for variant in VARIANTS.values()),
 ]

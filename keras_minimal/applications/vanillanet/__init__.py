@@ -1,6 +1,8 @@
 """VanillaNet: builder, variants table and reference-checkpoint mapping."""
 
 from keras_minimal.applications.backbone import variant_constructor
+from keras_minimal.applications.imagenet_classes import decode_predictions
+from keras_minimal.applications.preprocessing import preprocess_input
 from keras_minimal.applications.vanillanet.model import VanillaNet, VanillaNetModel
 from keras_minimal.applications.vanillanet.variants import VARIANTS
 
@@ -34,6 +36,8 @@ CONSTRUCTORS = {name: globals()[variant.constructor_name] for name, variant in V
 
 __all__ = [
     "CONSTRUCTORS",
+    "decode_predictions",
+    "preprocess_input",
     "VanillaNet",
     "VanillaNetModel",
     *(variant.constructor_name for variant in VARIANTS.values()),
