@@ -1,4 +1,19 @@
-"""The dtype policy a model computes in."""
+"""The dtype policy a model computes in, and a scope that sets the global one."""
+
+import contextlib
+
+import keras
+
+
+@contextlib.contextmanager
+def dtype_policy_scope(policy):
+    """Temporarily make `policy` the global Keras dtype policy (layers built inside use it)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def computing_policy(model):

@@ -237,10 +237,10 @@ def run_torch(function, state, x_nhwc):
 
 def random_reference_state(model, seed=0):
     """A state dict in the model's reference layout (official / timm names and shapes)."""
-    from keras_minimal.applications import families
+    from keras_minimal import model_families
 
     rng = np.random.default_rng(seed)
-    layout = families.REFERENCE_LAYOUTS[model.family](model)
+    layout = model_families.registered_families()[model.family].reference_layout(model)
     state = {}
     for name, target in layout.targets.items():
         shape = target.conversion.reference_shape(tuple(target.variable.shape))

@@ -3,11 +3,11 @@
 import keras
 from keras import layers
 
+from keras_minimal.normalization import IMAGENET_MEAN, IMAGENET_STD
 from keras_minimal.policies import computing_policy
 from keras_minimal.validation import check_int, is_integer
+from keras_minimal.weights.arguments import apply_weights_argument, check_weights_argument
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 POOLING_CHOICES = (None, "avg", "max")
 # The weights= names of published checkpoints a family's builder takes unless it says more.
 PUBLISHED_WEIGHTS = ("imagenet",)
@@ -102,8 +102,6 @@ def finish_model(
     Layers a Keras `input_tensor` brought along (keras.applications includes them) are
     named in the record: tools that rebuild the backbone cannot rebuild them.
     """
-    from keras_minimal.weights.arguments import apply_weights_argument
-
     upstream = upstream_layers(input_tensor)
     if upstream:
         architecture = dict(architecture, input_tensor_layers=upstream)
@@ -126,8 +124,6 @@ def check_applications_arguments(
     """Check the keras.applications arguments before anything is built; returns classes
     as an int where it is one (keras.applications ignores classes without the top).
     `published_weights`: the weights= names of the family's published checkpoints."""
-    from keras_minimal.weights.arguments import check_weights_argument
-
     check_weights_argument(
         weights,
         include_top=include_top,

@@ -5,7 +5,9 @@ import os
 
 import numpy as np
 
-from keras_minimal.applications.backbone import IMAGENET_MEAN, IMAGENET_STD
+from keras_minimal.normalization import IMAGENET_MEAN, IMAGENET_STD
+from keras_minimal.training import data
+from keras_minimal.training.digits import load_digits_rgb
 
 
 def _from_dataset(dataset, limit):
@@ -46,12 +48,8 @@ def calibration_images(
 
 def _rgb_images(source, image_size, limit, crop_pct, interpolation):
     if source == "digits":
-        from keras_minimal.training.digits import load_digits_rgb
-
         (images, _), _ = load_digits_rgb(image_size)
         return images[:limit]
-    from keras_minimal.training import data
-
     options = {
         "training": False,
         "batch_size": 32,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_minimal import model_families
 from keras_minimal.deploy.onnx_graph import optimize_onnx_file
 from keras_minimal.deploy.parity import (
     ExportVerificationError,
@@ -19,6 +20,7 @@ from keras_minimal.deploy.parity import (
 )
 from keras_minimal.deploy.precision import check_not_quantized, is_float32, with_dtype_policy
 from keras_minimal.deploy.runtimes import RUNTIMES, load_runtime
+from keras_minimal.deploy.to_deploy import to_deploy
 from keras_minimal.deploy.xnnpack import with_banded_depthwise
 from keras_minimal.tempfiles import make_owned_dir, remove_dead_leftovers
 from keras_minimal.validation import is_integer
@@ -112,16 +114,14 @@ def input_shape_of(model):
 
 def prepare_model(model, fuse=True, include_preprocessing=None, image_size=None):
     """The float32 Keras model that will be exported (fused, preprocessing and size as asked)."""
-    from keras_minimal.applications import families
-    from keras_minimal.deploy import to_deploy
-
     check_not_quantized(model, "export")
-    ours = getattr(model, "family", None) in families.BUILDERS
+    ours = model_families.is_ours(model)
     if fuse:
         if not ours:
             raise ValueError(
                 "fuse=True needs a model built by keras_minimal.applications; pass fuse=False "
-                f"(--nofuse) to export {model.name!r} as it is." + families.lost_record_hint(model)
+                f"(--nofuse) to export {model.name!r} as it is."
+                + model_families.lost_record_hint(model)
             )
         try:
             model = to_deploy(model)
@@ -145,7 +145,7 @@ def prepare_model(model, fuse=True, include_preprocessing=None, image_size=None)
                 f"Changing {sorted(overrides)} needs a model built by keras_minimal.applications; "
                 "export this model with its own input size and preprocessing."
             )
-        rebuilt = families.rebuild(model, **overrides)
+        rebuilt = model_families.rebuild(model, **overrides)
         rebuilt.set_weights(model.get_weights())
         model = rebuilt
     if is_image and None in input_shape_of(model)[:2]:

@@ -1,19 +1,7 @@
 """Rebuild a model under another dtype policy (float32 for export, bfloat16 for CPU inference)."""
 
-import contextlib
-
-import keras
-
-
-@contextlib.contextmanager
-def dtype_policy_scope(policy):
-    """Temporarily make `policy` the global Keras dtype policy (layers built inside use it)."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
+from keras_minimal import model_families
+from keras_minimal.policies import dtype_policy_scope
 
 
 def _policy_names(model):
@@ -42,10 +30,8 @@ def with_dtype_policy(model, policy):
     models are re-created from their config. Variables stay float32 under mixed
     policies, so the weights copy over unchanged.
     """
-    from keras_minimal.applications import families
-
-    if getattr(model, "family", None) in families.BUILDERS:
-        clone = families.rebuild(model, dtype_policy=policy)
+    if model_families.is_ours(model):
+        clone = model_families.rebuild(model, dtype_policy=policy)
     else:
         with dtype_policy_scope(policy):
             clone = model.__class__.from_config(

@@ -1,5 +1,6 @@
 """to_deploy(model): a NEW inference model with everything foldable folded."""
 
+from keras_minimal import model_families
 from keras_minimal.deploy import convnext, nfnet, pplcnet, vanillanet
 from keras_minimal.deploy.precision import check_not_quantized
 
@@ -24,14 +25,12 @@ def to_deploy(model):
     NFNet: every weight-standardised convolution (WSConv2D) becomes a plain Conv2D whose
     kernel is the standardised kernel times its gain, so nothing is recomputed per call.
     """
-    from keras_minimal.applications import families
-
-    family = families.require_family(model, "to_deploy", _CONVERTERS)
+    family = model_families.require_family(model, "to_deploy", _CONVERTERS)
     check_not_quantized(model, "to_deploy")
-    check, fuse_into = _CONVERTERS[family]
+    check, fuse_into = _CONVERTERS[family.name]
     if model.builder_config.get("deploy"):
-        copy = families.rebuild(model)
+        copy = model_families.rebuild(model)
         copy.set_weights(model.get_weights())
         return copy
     check(model)
-    return fuse_into(model, families.rebuild(model, deploy=True))
+    return fuse_into(model, model_families.rebuild(model, deploy=True))

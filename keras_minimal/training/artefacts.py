@@ -5,63 +5,22 @@
     final.keras           the trained model for keras.models.load_model (no optimizer)
     final.json            written last: the global step and the SHA-256 of each file above
 
-Each file is serialised in memory, then written atomically (keras_minimal/atomic_files.py).
-Writing HDF5 straight to disk is not safe: on a full disk HDF5 reports the failure only as a
-log line, Keras returns normally and a torn file stays behind. A finished run's manifest lets a
-rerun check every artefact (present, same bytes) and rebuild the ones that are not.
+Each file is serialised in memory (keras_minimal/keras_bytes.py), then written atomically
+(keras_minimal/atomic_files.py). A finished run's manifest lets a rerun check every artefact
+(present, same bytes) and rebuild the ones that are not.
 """
 
 import hashlib
-import io
 import json
-import logging
 import os
 
-from keras.src.saving import saving_lib  # in-memory .weights.h5 / .keras (no public API)
-
 from keras_minimal.atomic_files import remove_temporary_leftovers, write_atomically
+from keras_minimal.keras_bytes import model_bytes, weights_bytes  # noqa: F401 (re-exported)
 
 WEIGHTS = "final.weights.h5"
 EMA_WEIGHTS = "final_ema.weights.h5"
 MODEL = "final.keras"
 MANIFEST = "final.json"
-
-logger = logging.getLogger(__name__)
-
-
-def weights_bytes(model):
-    """The bytes model.save_weights would write to a .weights.h5 file."""
-    buffer = io.BytesIO()
-    store = saving_lib.H5IOStore(buffer, mode="w")
-    try:
-        saving_lib._save_state(
-            model,
-            weights_store=store,
-            assets_store=None,
-            inner_path="",
-            visited_saveables=set(),
-        )
-    finally:
-        store.close()
-    return buffer.getvalue()
-
-
-def model_bytes(model):
-    """The bytes of a .keras file of `model` without its optimizer and compile settings
-    (a fresh copy from its config), or None for a model that has no config to rebuild from."""
-    try:
-        copy = type(model).from_config(model.get_config())
-    except NotImplementedError:
-        logger.warning(
-            "%s not written: %s has no get_config() to rebuild it from (the weights files are).",
-            MODEL,
-            type(model).__name__,
-        )
-        return None
-    copy.set_weights(model.get_weights())
-    buffer = io.BytesIO()
-    saving_lib.save_model(copy, buffer)
-    return buffer.getvalue()
 
 
 def _sha256(data):

@@ -14,8 +14,10 @@ import os
 
 import keras
 
+from keras_minimal.applications import create_model
 from keras_minimal.layers.deep_training_activation import deep_training_layers
 from keras_minimal.training import artefacts, checkpointing, ema, train_steps
+from keras_minimal.training.agc.model import AGCModel
 from keras_minimal.training.augment import Augmentation
 from keras_minimal.training.data import make_dataset
 from keras_minimal.training.data.failures import DEFAULT_MAX_FRACTION, LoadFailures
@@ -177,8 +179,6 @@ class Trainer:
     def _build_model(self, model, model_kwargs):
         if callable(model):
             return self._check_classes(model())
-        from keras_minimal.applications import create_model
-
         train_size, eval_size = self.recipe.train_image_size, self.recipe.eval_image_size
         kwargs = dict(self.recipe.model_kwargs)
         kwargs.update(model_kwargs)
@@ -433,8 +433,6 @@ class Trainer:
     def network(self):
         """The trained network: the model, or the one a train-step wrapper (AGCModel) holds,
         so that the final weight files load into the bare model (weights=, evaluate.py)."""
-        from keras_minimal.training.agc.model import AGCModel
-
         return self.model.model if isinstance(self.model, AGCModel) else self.model
 
     def save_final(self, global_step):

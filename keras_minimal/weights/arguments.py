@@ -2,8 +2,11 @@
 ("imagenet", and more for some families) or a file."""
 
 import os
-import warnings
 
+import keras
+
+from keras_minimal.weights.checkpoint_loading import load_checkpoint, load_keras_weights
+from keras_minimal.weights.imagenet import load_imagenet_weights
 from keras_minimal.weights.keras_applications import (
     holds_keras_applications_weights,
     load_keras_applications,
@@ -68,8 +71,6 @@ def check_weights_argument(
 
 
 def _softmax_or_none(activation):
-    import keras
-
     try:
         function = keras.activations.get(activation)
     except (ValueError, TypeError):
@@ -84,8 +85,6 @@ def apply_weights_argument(model, weights, published):
         return
     weights = _as_path_or_name(weights, published)
     if weights in published:
-        from keras_minimal.weights.imagenet import load_imagenet_weights
-
         load_imagenet_weights(model, weights)
     elif is_keras_file(weights) and holds_keras_applications_weights(model, weights):
         load_keras_applications(model, weights)
@@ -93,71 +92,3 @@ def apply_weights_argument(model, weights, published):
         load_keras_weights(model, weights)
     else:
         load_checkpoint(model, weights)
-
-
-def load_keras_weights(model, path):
-    """model.load_weights, except that a deploy-graph model also takes the training graph's
-    file (tools/train.py's final_ema.weights.h5), which is loaded there and fused.
-
-    Keras' warnings from the direct attempt (layers it skipped, "will retain their
-    freshly-initialized weights") are passed on only when that attempt is the result: when
-    it fails, they describe a load that did not happen.
-    """
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model.load_weights(path)
-    except Exception as error:
-        failure = ValueError(
-            f"Could not load {path!r} into {model.name}: {error}. The file must come "
-            "from model.save_weights() of the same architecture."
-        )
-    else:
-        for warning in caught:
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-        return
-    if not model.builder_config.get("deploy"):
-        raise failure from None
-    trained = _training_graph_of(model)
-    try:
-        trained.load_weights(path)
-    except Exception:
-        raise failure from None
-    _fuse_into(trained, model)
-
-
-def _training_graph_of(model):
-    from keras_minimal.applications import families
-
-    return families.rebuild_backbone(model, deploy=False)
-
-
-def _fuse_into(trained, model):
-    from keras_minimal.deploy import to_deploy
-    from keras_minimal.deploy.layer_weights import copy_layer_weights
-
-    # By layer name: layers that computed an input_tensor are not in the rebuilt backbone.
-    copy_layer_weights(
-        to_deploy(trained), model, skip=model.architecture.get("input_tensor_layers", ())
-    )
-
-
-def load_checkpoint(model, source, allow_nonfinite=False):
-    """load_reference, except that a deploy-graph model also takes its training checkpoint.
-
-    Published checkpoints hold the training graph: for a deploy model it is loaded into
-    the training graph, which is then fused (VanillaNet's deploy-form checkpoints load
-    directly).
-    """
-    from keras_minimal.weights.readers import read_checkpoint
-    from keras_minimal.weights.reference import describes_the_training_graph, load_reference
-
-    checkpoint = read_checkpoint(source)
-    if not describes_the_training_graph(model, checkpoint):
-        load_reference(model, checkpoint, allow_nonfinite=allow_nonfinite)
-        return
-    trained = _training_graph_of(model)
-    load_reference(trained, checkpoint, allow_nonfinite=allow_nonfinite)
-    _fuse_into(trained, model)

@@ -1,21 +1,18 @@
 """A reference checkpoint converted once into a Keras .weights.h5 file."""
 
 import os
-import tempfile
+
+from keras_minimal.atomic_files import write_atomically
+from keras_minimal.keras_bytes import weights_bytes
+from keras_minimal.weights.checkpoint_loading import load_checkpoint
+from keras_minimal.weights.readers import read_checkpoint
 
 KERAS_WEIGHTS_SUFFIX = ".weights.h5"
 
 
 def save_weights_atomically(model, path):
-    """model.save_weights(path), never leaving a half-written file at `path`."""
-    handle, tmp = tempfile.mkstemp(suffix=KERAS_WEIGHTS_SUFFIX, dir=os.path.dirname(path) or ".")
-    os.close(handle)
-    try:
-        model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """model.save_weights(path), written whole or not at all (DiskFullError on a full disk)."""
+    return write_atomically(path, weights_bytes(model))
 
 
 def check_output_path(output, overwrite=False):
@@ -58,9 +55,6 @@ def convert_checkpoint(model, source, output, key=None, overwrite=False, allow_n
     Returns:
         `output`.
     """
-    from keras_minimal.weights.arguments import load_checkpoint
-    from keras_minimal.weights.readers import read_checkpoint
-
     output = check_output_path(output, overwrite)
     load_checkpoint(model, read_checkpoint(source, key=key), allow_nonfinite=allow_nonfinite)
     save_weights_atomically(model, output)

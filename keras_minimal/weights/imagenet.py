@@ -7,7 +7,10 @@ import warnings
 
 import keras
 
+from keras_minimal import model_families
+from keras_minimal.weights.checkpoint_loading import load_checkpoint
 from keras_minimal.weights.converted_weights import save_weights_atomically
+from keras_minimal.weights.readers import CorruptCheckpointError, read_checkpoint
 
 CACHE_SUBDIR = os.path.join("models", "keras_minimal")
 
@@ -33,10 +36,12 @@ def _make_cache_subdir():
         ) from None
 
 
-def _source_url(model, name):
-    from keras_minimal.applications import families
+def _family(model):
+    return model_families.require_family(model, "weights=")
 
-    return families.WEIGHTS_URLS[model.family][name](model.variant)
+
+def _source_url(model, name):
+    return _family(model).weights_urls[name](model.variant)
 
 
 def converted_weights_path(model, name="imagenet"):
@@ -91,8 +96,6 @@ def _load_cached(model, cached):
 
 
 def _read_download(path, url):
-    from keras_minimal.weights.readers import CorruptCheckpointError, read_checkpoint
-
     try:
         return read_checkpoint(path)
     except CorruptCheckpointError as error:
@@ -108,14 +111,11 @@ def load_imagenet_weights(model, name="imagenet"):
     """Load the published checkpoint `name` ("imagenet", or one of the family's other names
     such as PP-LCNet's "imagenet_ssld" or NFNet's "imagenet_deepmind") of `model`'s variant,
     converting and caching it once."""
-    from keras_minimal.applications import families
-    from keras_minimal.weights.arguments import load_checkpoint
-
     cached = converted_weights_path(model, name)
     if os.path.isfile(cached) and _load_cached(model, cached):
         return model
     url = _source_url(model, name)
-    options = families.WEIGHTS_OPTIONS.get(model.family, {}).get(name, {})
+    options = _family(model).weights_options.get(name, {})
     checkpoint = _read_download(download_checkpoint(url, model.variant, options), url)
     load_checkpoint(model, checkpoint)
     try:

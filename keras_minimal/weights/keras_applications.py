@@ -1,33 +1,35 @@
 """keras.applications' weights (a Keras file or model) into our model of the same architecture.
 
 Which families have such a layout, and its name map, live with the family
-(`keras_minimal.applications.families.KERAS_APPLICATIONS_LAYOUTS`; ConvNeXt:
+(its `keras_applications_layout` in keras_minimal.model_families; ConvNeXt:
 applications/convnext/keras_applications.py). Loading is `load_reference`'s: all or nothing,
 with one error listing every missing, unexpected or mis-shaped tensor.
 """
 
+from keras_minimal import model_families
 from keras_minimal.weights.keras_files import read_keras_file, read_keras_source
 from keras_minimal.weights.reference import plan_assignments
 
 
 def _layouts():
-    from keras_minimal.applications import families
-
-    return families
+    """{family name: model → ReferenceLayout} of the families that have such a layout."""
+    return {
+        name: family.keras_applications_layout
+        for name, family in model_families.registered_families().items()
+        if family.keras_applications_layout is not None
+    }
 
 
 def _layout_for(model):
-    families = _layouts()
-    family = families.require_family(
-        model, "load_keras_applications", families.KERAS_APPLICATIONS_LAYOUTS
-    )
-    return families.KERAS_APPLICATIONS_LAYOUTS[family](model)
+    layouts = _layouts()
+    family = model_families.require_family(model, "load_keras_applications", layouts)
+    return layouts[family.name](model)
 
 
 def holds_keras_applications_weights(model, path):
     """Whether the Keras file at `path` holds keras.applications weights that `model`'s
     family reads (judged by the names; no array is read)."""
-    factory = _layouts().KERAS_APPLICATIONS_LAYOUTS.get(getattr(model, "family", None))
+    factory = _layouts().get(getattr(model, "family", None))
     if factory is None:
         return False
     layout = factory(model)

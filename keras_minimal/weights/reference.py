@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_minimal import model_families
 from keras_minimal.weights.conversions import IDENTITY, Conversion
 from keras_minimal.weights.nonfinite import check_finite
 from keras_minimal.weights.readers import read_checkpoint
@@ -71,10 +72,7 @@ def batch_norm_targets(prefix, layer):
 
 
 def _layout_for(model):
-    from keras_minimal.applications import families
-
-    family = families.require_family(model, "load_reference", families.REFERENCE_LAYOUTS)
-    return families.REFERENCE_LAYOUTS[family](model)
+    return model_families.require_family(model, "load_reference").reference_layout(model)
 
 
 def _listing(names):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import keras_minimal
-from keras_minimal.applications import NFNet, NFNetF0, NFNetF4, NFNetF7, families
+from keras_minimal import model_families
+from keras_minimal.applications import NFNet, NFNetF0, NFNetF4, NFNetF7
 from keras_minimal.applications.nfnet.model import NONLINEARITY_GAINS
 from keras_minimal.applications.nfnet.variants import CHANNELS, TEST_CONFIG, VARIANTS
 from keras_minimal.layers import WSConv2D
@@ -207,7 +208,7 @@ def test_any_input_size_and_a_headless_feature_extractor():
 
 
 def test_imagenet_weights_resolve_timm_dm_releases_and_refuse_f7():
-    url = families.WEIGHTS_URLS["nfnet"]["imagenet"]("nfnet_f0")
+    url = model_families.registered_families()["nfnet"].weights_urls["imagenet"]("nfnet_f0")
     assert url.endswith("v0.1-dnf-weights/dm_nfnet_f0-604f9c3a.pth")
     with pytest.raises(ValueError, match=r'weights="imagenet" do not exist for nfnet_f7'):
         NFNetF7(weights="imagenet")

@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal.applications import BackboneModel, PPLCNet, PPLCNet_x0_25, families
+from keras_minimal import model_families
+from keras_minimal.applications import BackboneModel, PPLCNet, PPLCNet_x0_25
 from keras_minimal.applications.channels import make_divisible
 from keras_minimal.applications.pplcnet.variants import NET_CONFIG
 from tests.helpers import randomize_batch_norms, trainable_param_count
@@ -209,7 +210,7 @@ def test_options_are_recorded_and_rebuild_the_same_network():
     json.dumps(config)  # a .keras file stores it as JSON
     copy = BackboneModel.from_config(json.loads(json.dumps(model.get_config())))
     copy.set_weights(model.get_weights())
-    rebuilt = families.rebuild(model)
+    rebuilt = model_families.rebuild(model)
     rebuilt.set_weights(model.get_weights())
     x = np.random.default_rng(3).uniform(0, 255, (2, 32, 48, 3)).astype("float32")
     expected = _numpy(model(x, training=False))

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal.applications import ConvNeXt, VanillaNet, VanillaNet5, families
+from keras_minimal import model_families
+from keras_minimal.applications import ConvNeXt, VanillaNet, VanillaNet5
 from keras_minimal.applications.convnext import variants as convnext_variants
 from keras_minimal.applications.vanillanet import variants
 from keras_minimal.weights import WeightsDownloadError, converted_weights, load_reference
@@ -56,7 +57,9 @@ def tiny_published_variant(monkeypatch, tmp_path):
         checkpoint,
     )
     monkeypatch.setitem(
-        families.WEIGHTS_URLS["vanillanet"], "imagenet", lambda name: checkpoint.as_uri()
+        model_families.registered_families()["vanillanet"].weights_urls,
+        "imagenet",
+        lambda name: checkpoint.as_uri(),
     )
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     return config
@@ -215,7 +218,7 @@ def test_classes_does_not_matter_without_the_top(tiny_published_variant):
 
 
 def test_a_bfloat16_model_does_not_write_the_cache_a_float32_model_reads(tiny_published_variant):
-    from keras_minimal.deploy.precision import dtype_policy_scope
+    from keras_minimal.policies import dtype_policy_scope
 
     config = tiny_published_variant
     with dtype_policy_scope("bfloat16"):

@@ -3,7 +3,8 @@
 import keras
 import pytest
 
-from keras_minimal.applications import ConvNeXtTiny, ConvNeXtXLarge, PPLCNet_x0_5, families
+from keras_minimal import model_families
+from keras_minimal.applications import ConvNeXtTiny, ConvNeXtXLarge, PPLCNet_x0_5
 from keras_minimal.weights import WeightsDownloadError
 
 
@@ -53,20 +54,20 @@ def test_offline_names_the_url_and_how_to_pass_a_local_file(offline, constructor
 
 
 def test_every_published_url():
-    convnext = families.WEIGHTS_URLS["convnext"]["imagenet"]
+    convnext = model_families.registered_families()["convnext"].weights_urls["imagenet"]
     release = "https://dl.fbaipublicfiles.com/convnext/"
     for size in ("tiny", "small", "base", "large"):
         assert convnext(f"convnext_{size}") == f"{release}convnext_{size}_1k_224_ema.pth"
     # XL exists only pre-trained on ImageNet-22k: its 1k classifier is the 22k → 1k fine-tune.
     assert convnext("convnext_xlarge") == f"{release}convnext_xlarge_22k_1k_224_ema.pth"
-    timm = families.WEIGHTS_URLS["pplcnet"]["imagenet_timm"]
+    timm = model_families.registered_families()["pplcnet"].weights_urls["imagenet_timm"]
     assert timm("pplcnet_x0_75").endswith("lcnet_075-318cad2c.pth")
     assert timm("pplcnet_x1_0").endswith("lcnet_100-a929038c.pth")
     assert timm("pplcnet_x0_25") is None
     # PaddleClas' MODEL_URLS (pp_lcnet.py) for every scale; SSLD where PaddleClas published it.
     paddle = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/"
     scales = ("0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5")
-    pplcnet = families.WEIGHTS_URLS["pplcnet"]
+    pplcnet = model_families.registered_families()["pplcnet"].weights_urls
     for scale in scales:
         expected = f"{paddle}PPLCNet_x{scale}_pretrained.pdparams"
         assert pplcnet["imagenet"](f"pplcnet_x{scale}") == expected

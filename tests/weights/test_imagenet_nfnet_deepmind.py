@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal.applications import NFNet, NFNetF0, families
+from keras_minimal import model_families
+from keras_minimal.applications import NFNet, NFNetF0
 from keras_minimal.applications.nfnet import sources, variants
 from keras_minimal.weights import WeightsDownloadError
 from keras_minimal.weights import imagenet as imagenet_weights
@@ -67,7 +68,9 @@ def tiny_published_variant(monkeypatch, tmp_path):
     shutil.copyfile(HAIKU_FILE, release)
     monkeypatch.setitem(sources.DEEPMIND_FILES, "nfnet_tiny", release.name)
     monkeypatch.setitem(
-        families.WEIGHTS_URLS["nfnet"], "imagenet_deepmind", lambda variant: release.as_uri()
+        model_families.registered_families()["nfnet"].weights_urls,
+        "imagenet_deepmind",
+        lambda variant: release.as_uri(),
     )
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     return release

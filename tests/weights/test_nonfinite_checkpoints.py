@@ -8,7 +8,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from keras_minimal.applications import families
+from keras_minimal import model_families
 from keras_minimal.weights import convert_checkpoint, load_reference
 from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
 
@@ -132,7 +132,12 @@ def test_bfloat16_arrays_are_checked():
 
 
 def _variable(model, reference_name):
-    return families.REFERENCE_LAYOUTS["vanillanet"](model).targets[reference_name].variable
+    return (
+        model_families.registered_families()["vanillanet"]
+        .reference_layout(model)
+        .targets[reference_name]
+        .variable
+    )
 
 
 def test_allow_nonfinite_loads_the_values_as_they_are():

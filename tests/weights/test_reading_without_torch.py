@@ -32,7 +32,8 @@ SCRIPT = textwrap.dedent(
     sys.meta_path.insert(0, NoTorch())
 
     import keras
-    from keras_minimal.applications import VanillaNet, families
+    from keras_minimal import model_families
+    from keras_minimal.applications import VanillaNet
     from keras_minimal.applications.vanillanet import variants
     from keras_minimal.weights import load_reference
     from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
@@ -50,7 +51,8 @@ SCRIPT = textwrap.dedent(
     variants.VARIANTS["vanillanet_tiny"] = variants.VanillaNetVariant(
         "VanillaNetTiny", tuple(config["dims"]), tuple(config["strides"]), None, 0, 0
     )
-    families.WEIGHTS_URLS["vanillanet"]["imagenet"] = lambda name: pathlib.Path(release).as_uri()
+    urls = model_families.registered_families()["vanillanet"].weights_urls
+    urls["imagenet"] = lambda name: pathlib.Path(release).as_uri()
     os.environ["KERAS_HOME"] = keras_home
 
     def backbone(**kwargs):

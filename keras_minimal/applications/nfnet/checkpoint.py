@@ -23,6 +23,7 @@ import re
 
 import numpy as np
 
+from keras_minimal.applications.nfnet.variants import VARIANTS
 from keras_minimal.weights.conversions import (
     CONV2D,
     DENSE,
@@ -201,8 +202,6 @@ def _hint(config):
     def hint(problems, checkpoint):
         depths = checkpoint_depths(checkpoint)
         if depths and depths != list(config["depths"]):
-            from keras_minimal.applications.nfnet.variants import VARIANTS
-
             names = [n for n, v in VARIANTS.items() if list(v.depths) == depths]
             return (
                 f"The checkpoint has depths={depths}"

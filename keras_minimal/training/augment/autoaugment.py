@@ -15,7 +15,7 @@ older Pillow give (the Pillow 13 installed here refuses bits=0).
 
 import tensorflow as tf
 
-from keras_minimal.applications.backbone import IMAGENET_MEAN
+from keras_minimal.normalization import IMAGENET_MEAN
 from keras_minimal.training.augment.pil_ops import OPS
 
 LEVEL_DENOM = 10.0

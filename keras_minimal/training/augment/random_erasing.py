@@ -11,7 +11,7 @@ import math
 
 import tensorflow as tf
 
-from keras_minimal.applications.backbone import IMAGENET_MEAN, IMAGENET_STD
+from keras_minimal.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 ATTEMPTS = 10
 

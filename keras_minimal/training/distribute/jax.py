@@ -4,12 +4,12 @@ import logging
 
 import keras
 
+from keras_minimal.training.distribute.distribution import Distribution
+
 logger = logging.getLogger(__name__)
 
 
 def data_parallel(coordinator_address=None, num_processes=None, process_id=None):
-    from keras_minimal.training.distribute import Distribution
-
     if num_processes is not None and num_processes > 1:
         keras.distribution.initialize(
             job_addresses=coordinator_address, num_processes=num_processes, process_id=process_id

@@ -4,12 +4,12 @@ import logging
 
 import tensorflow as tf
 
+from keras_minimal.training.distribute.distribution import Distribution
+
 logger = logging.getLogger(__name__)
 
 
 def mirrored(devices=None):
-    from keras_minimal.training.distribute import Distribution
-
     if devices is None:
         devices = [d.name for d in tf.config.list_logical_devices("GPU")]
         if not devices:
