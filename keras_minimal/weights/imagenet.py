@@ -77,7 +77,9 @@ def download_checkpoint(url, variant, options=None):
         raise WeightsDownloadError(
             f"Could not download the ImageNet weights of {variant} from {url} ({error}). "
             "Without network access, download that file on another machine and pass its "
-            f'path instead: weights="/path/to/{fname}"{arguments} (it is converted on load).'
+            f'path instead: weights="/path/to/{fname}"{arguments} (it is converted on load; '
+            "reading it needs no package beyond keras-minimal's own: no PyTorch, Paddle or "
+            "Haiku)."
         ) from None
 
 

@@ -11,6 +11,7 @@ from keras_minimal.weights.file_kinds import describe_file
 from keras_minimal.weights.haiku_pickle import is_pickle, read_haiku_pickle
 from keras_minimal.weights.keras_files import is_keras_file
 from keras_minimal.weights.pdparams import PDPARAMS_SUFFIX, read_pdparams
+from keras_minimal.weights.safetensors_file import read_safetensors
 from keras_minimal.weights.torch_checkpoint import read_torch_checkpoint
 
 __all__ = ["CorruptCheckpointError", "read_checkpoint", "reader_for", "refuse_directory"]
@@ -131,7 +132,7 @@ def reader_for(path):
     if lower.endswith(PDPARAMS_SUFFIX):
         return read_pdparams
     if lower.endswith(".safetensors"):
-        return _read_safetensors
+        return read_safetensors
     if lower.endswith(".npz"):
         return _read_npz
     looks_like = f" It looks like {describe_file(path)}." if os.path.isfile(path) else ""
@@ -142,19 +143,6 @@ def reader_for(path):
         ".weights.h5 files (model.save_weights). "
         f"Received: {os.fspath(path)!r}"
     )
-
-
-def _read_safetensors(path):
-    try:
-        from safetensors.numpy import load_file
-    except ImportError:
-        raise ImportError(
-            f"Reading {path!r} needs safetensors: pip install 'keras-minimal[convert]'."
-        ) from None
-    try:
-        return load_file(path)
-    except Exception as error:
-        raise corrupt_checkpoint(path, error) from None
 
 
 def _read_npz(path):

@@ -1,5 +1,6 @@
 """load_reference: map a reference checkpoint onto a model, all or nothing."""
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,6 +74,17 @@ def batch_norm_targets(prefix, layer):
 
 def _layout_for(model):
     return model_families.require_family(model, "load_reference").reference_layout(model)
+
+
+def _axes_order(got, want):
+    """The axes that turn a `got`-shaped array into a `want`-shaped one when the two shapes
+    hold the same sizes in another order, else None."""
+    if got == want or sorted(got) != sorted(want):
+        return None
+    for axes in itertools.permutations(range(len(got))):
+        if tuple(got[axis] for axis in axes) == tuple(want):
+            return axes
+    return None
 
 
 def _listing(names):
@@ -150,9 +162,17 @@ def plan_assignments(layout, checkpoint, classes=None, allow_nonfinite=False):
             lines.append(
                 f"Unexpected in the checkpoint ({len(unexpected)}): {_listing(unexpected)}."
             )
+        permuted = {n: _axes_order(got, want) for n, (got, want) in mismatched.items()}
+        permuted = {n: axes for n, axes in permuted.items() if axes}
         if mismatched:
             shown = [
                 f"{n}: checkpoint {got}, model needs {want}"
+                + (
+                    f" (the same sizes in another axis order: np.transpose(tensor, {permuted[n]}) "
+                    "gives the model's)"
+                    if n in permuted
+                    else ""
+                )
                 for n, (got, want) in sorted(mismatched.items())[:_LISTED]
             ]
             more = len(mismatched) - len(shown)
@@ -165,7 +185,14 @@ def plan_assignments(layout, checkpoint, classes=None, allow_nonfinite=False):
         other_classes = None
         if classes and mismatched and not missing and not unexpected:
             other_classes = _other_class_count(mismatched, classes)
-        if other_classes:
+        if mismatched and len(permuted) == len(mismatched):
+            lines.append(
+                "Every mismatched tensor holds the right sizes with its axes in another order: "
+                "the checkpoint was saved with transposed kernels (another framework's layout, "
+                "or weight.T). Save it with the reference code's own layout (PyTorch: conv "
+                "(out, in, kh, kw), linear (out, in)) and load that."
+            )
+        elif other_classes:
             lines.append(
                 f"The checkpoint's classifier has {other_classes} classes, this model's "
                 f"{classes}: build it with classes={other_classes}, or with include_top=False "

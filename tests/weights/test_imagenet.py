@@ -34,6 +34,7 @@ def test_offline_names_the_url_and_how_to_pass_a_local_file(monkeypatch, tmp_pat
         in message
     )
     assert 'weights="/path/to/vanillanet_5.pth"' in message
+    assert "needs no package beyond keras-minimal's own: no PyTorch" in message
     assert isinstance(error.value, ValueError)
     assert not list(tmp_path.rglob("*.weights.h5"))
 

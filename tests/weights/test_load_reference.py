@@ -396,3 +396,25 @@ def test_deploy_model_from_training_keras_weights_warns_of_no_skipped_layers(tmp
     messages = [str(w.message) for w in caught]
     assert not [m for m in messages if "freshly-initialized" in m], messages
     assert_matches_reference(_outputs(fused), FIXTURE.outputs["deploy"])
+
+
+def test_a_kernel_with_its_axes_swapped_names_the_tensor_and_the_axes():
+    state = dict(FIXTURE.state_dict)
+    stem = state["stem1.0.weight"]
+    assert stem.shape[0] != stem.shape[1]
+    state["stem1.0.weight"] = stem.transpose(1, 0, 2, 3)  # (in, out, kh, kw)
+    model = _model()
+    snapshot = _snapshot(model)
+    with pytest.raises(ValueError) as error:
+        load_reference(model, state)
+    message = str(error.value)
+    swapped = (stem.shape[1], stem.shape[0], *stem.shape[2:])
+    expected = (
+        f"stem1.0.weight: checkpoint {swapped}, model needs {tuple(stem.shape)} (the same "
+        "sizes in another axis order: "
+        "np.transpose(tensor, (1, 0, 2, 3)) gives the model's)"
+    )
+    assert expected in message
+    assert "saved with transposed kernels" in message
+    assert "The checkpoint was built with dims" not in message  # not another variant
+    _assert_untouched(model, snapshot)
