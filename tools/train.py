@@ -6,6 +6,9 @@ r"""Train a model with a published recipe, resumably; a thin command line over t
         --recipe=paper,epochs=100,learning_rate=2e-3 --batch_size=128 --output_dir=runs/x
     KERAS_BACKEND=jax python tools/train.py ... --strategy=data_parallel
 
+Progress: a Keras progress bar on a terminal, else one line per epoch with an ETA
+(--progress).
+
 Restarting the same command after an interruption (even kill -9) resumes from the last
 checkpoint in --output_dir. --data is an ImageFolder directory, a TFRecord glob
 (TF ImageNet format) or tfds:<name> (split train; --val_data defaults to its validation
@@ -19,7 +22,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from tools.cli import run  # noqa: E402
 from tools.model_flags import check_model_source  # noqa: E402
@@ -67,7 +70,13 @@ flags.DEFINE_float(
     "Examples that fail to load are replaced by another of their batch and reported each "
     "epoch; the run stops if more than this fraction of an epoch fails.",
 )
-flags.DEFINE_integer("verbose", 1, "Keras fit verbosity (1: progress bar, 2: one line/epoch).")
+flags.DEFINE_enum(
+    "progress",
+    "auto",
+    ["auto", "bar", "epoch", "none"],
+    "bar: Keras' progress bar; epoch: one line per epoch with the ETA; auto: bar on a terminal, "
+    "else epoch.",
+)
 flags.mark_flag_as_required("output_dir")
 flags.mark_flag_as_required("data")
 
@@ -114,7 +123,7 @@ def main(argv):
     del argv
     from keras_minimal.training.distribute import resolve_distribution
     from keras_minimal.training.recipes import RECIPES, resolve_recipe
-    from keras_minimal.training.trainer import Trainer
+    from tools.progress import Trainer
 
     name, model = model_factory()
     recipe = resolve_recipe(FLAGS.recipe, name, RECIPES)
@@ -132,6 +141,9 @@ def main(argv):
         val_spec = FLAGS.data
     val_source = open_data(val_spec, "validation", FLAGS.num_classes) if val_spec else None
     jit = {"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile]
+    progress = FLAGS.progress
+    if progress == "auto":
+        progress = "bar" if sys.stdout.isatty() else "epoch"
     trainer = Trainer(
         model,
         recipe,
@@ -149,21 +161,16 @@ def main(argv):
         deterministic=FLAGS.deterministic,
         steps_per_epoch=FLAGS.steps_per_epoch,
         num_classes=FLAGS.num_classes,
-        verbose=FLAGS.verbose,
+        verbose=1 if progress == "bar" else 0,
+        print_every=1 if progress == "epoch" else None,
         max_bad_fraction=FLAGS.max_bad_fraction,
     )
-    logging.info(
-        "%s: %s, global batch %d (%d per host, %d replicas), %d steps/epoch, %d epochs, %s, "
-        "jit_compile=%s",
-        name,
-        recipe.optimizer,
-        trainer.global_batch_size,
-        trainer.per_host_batch,
-        distribution.num_replicas,
-        trainer.steps_per_epoch,
-        trainer.epochs,
-        trainer.precision,
-        trainer.jit_compile,
+    print(
+        f"{name}: {recipe.optimizer}, global batch {trainer.global_batch_size} "
+        f"({trainer.per_host_batch} per host, {distribution.num_replicas} replicas), "
+        f"{trainer.steps_per_epoch} steps/epoch, {trainer.epochs} epochs, {trainer.precision}, "
+        f"jit_compile={trainer.jit_compile}",
+        flush=True,
     )
     trainer.fit()
     print(f"done: weights in {os.path.join(FLAGS.output_dir, 'final.weights.h5')}")

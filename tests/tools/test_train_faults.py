@@ -29,7 +29,6 @@ def _train(data, config, output_dir, fault=None):
         "--batch_size=8",
         "--checkpoint_every_steps=2",
         "--jit_compile=false",
-        "--verbose=2",
         f"--output_dir={output_dir}",
     ]
     prefix = ["tests/fault_injection.py", fault] if fault else []
@@ -58,6 +57,10 @@ def test_kills_and_a_full_disk_leave_no_litter_and_the_reruns_finish_bit_exactly
     reference, run = tmp_path / "reference", tmp_path / "run"
     result = _train(data, config, reference)
     assert result.returncode == 0, result.stderr[-3000:]
+    # --progress=auto, output not a terminal: one line per epoch, no Keras progress bar.
+    lines = result.stdout.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
+    assert not any(line.startswith("Epoch ") for line in lines)
 
     # 1. Killed while writing the end-of-epoch checkpoint: its temporary file stays behind.
     result = _train(data, config, run, fault="kill:ckpt-0000000003")

@@ -29,7 +29,7 @@ def _command(data, config, output_dir):
         "--batch_size=8",
         "--checkpoint_every_steps=2",
         "--jit_compile=false",
-        "--verbose=2",
+        "--progress=epoch",
         f"--output_dir={output_dir}",
     ]
 
@@ -44,6 +44,10 @@ def _run(command):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def _epoch_lines(result):
+    return [line.split()[1] for line in result.stdout.splitlines() if line.startswith("epoch ")]
 
 
 def _weights(path):
@@ -61,8 +65,9 @@ def test_kill_during_an_epoch_then_resume_is_bit_exact(tmp_path):
     data = write_image_folder(str(tmp_path / "data"), classes=3, per_class=16)
     config = tiny_vanillanet_config(str(tmp_path / "model.json"))
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
-    _run(_command(data, config, reference))
+    result = _run(_command(data, config, reference))
     assert list((reference / "logs").rglob("events.out.tfevents*"))  # TensorBoard logs
+    assert _epoch_lines(result) == ["1/4", "2/4", "3/4", "4/4"]
 
     process = subprocess.Popen(
         _command(data, config, resumed),
@@ -88,6 +93,9 @@ def test_kill_during_an_epoch_then_resume_is_bit_exact(tmp_path):
 
     result = _run(_command(data, config, resumed))
     assert "Resumed from" in result.stderr
+    # --progress=epoch: one line per epoch, from the one it resumed in to the last.
+    lines = _epoch_lines(result)
+    assert lines and lines == ["1/4", "2/4", "3/4", "4/4"][-len(lines) :]
 
     for name in ("final.weights.h5", "final_ema.weights.h5"):
         expected, actual = _weights(reference / name), _weights(resumed / name)
