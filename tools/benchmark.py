@@ -14,10 +14,9 @@ import os
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from tools.cli import run  # noqa: E402
 
@@ -75,7 +74,6 @@ def reference_result(label, command):
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     from keras_minimal.deploy.benchmarking import (
         RUNTIMES,
         benchmark_model,

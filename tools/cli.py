@@ -4,6 +4,7 @@
 - A user error (a bad, unknown or missing flag, a file that cannot be read or written, a full
   disk, a value the library refuses) prints one line `error: <message>` on stderr and exits 2.
 - Anything else is a bug: its traceback goes through (exit 1).
+- TensorFlow's own logging is hidden unless --verbose (tools/quiet.py).
 """
 
 import errno
@@ -11,6 +12,8 @@ import functools
 import sys
 
 from absl import app, flags
+
+from tools import quiet
 
 USER_ERROR_STATUS = 2
 # A path the user named that is missing, of the wrong kind or not theirs to use.
@@ -73,6 +76,10 @@ def reporting_user_errors(main):
     return checked_main
 
 
-def run(main):
-    """app.run(main) with the help and error behaviour of the module docstring."""
+def run(main, quiet_tensorflow=True):
+    """app.run(main) with the help and error behaviour of the module docstring; with
+    `quiet_tensorflow`, a --verbose flag and TensorFlow's logging hidden unless it is given."""
+    if quiet_tensorflow:
+        quiet.define_verbose_flag()
+        main = quiet.unless_verbose(main)
     app.run(reporting_user_errors(main), flags_parser=parse_flags)

@@ -14,10 +14,9 @@ import os
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from tools.cli import run  # noqa: E402
 
@@ -97,7 +96,6 @@ def exported_takes_rgb(model):
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     from keras_minimal.deploy import export_artefacts
     from keras_minimal.deploy.exporter import FORMATS
 

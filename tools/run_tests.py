@@ -52,4 +52,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, quiet_tensorflow=False)  # pytest's own output goes through untouched

@@ -7,7 +7,7 @@ r"""Train a model with a published recipe, resumably; a thin command line over t
     KERAS_BACKEND=jax python tools/train.py ... --strategy=data_parallel
 
 Progress: a Keras progress bar on a terminal, else one line per epoch with an ETA
-(--progress).
+(--progress); --verbose also shows TensorFlow's own logging.
 
 Restarting the same command after an interruption (even kill -9) resumes from the last
 checkpoint in --output_dir. --data is an ImageFolder directory, a TFRecord glob
@@ -19,7 +19,6 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402

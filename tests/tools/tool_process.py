@@ -7,17 +7,29 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = ("train", "evaluate", "export", "convert_weights", "demo", "benchmark", "run_tests")
-# TensorFlow's native (C++) log lines, which it prints on import whatever TF_CPP_MIN_LOG_LEVEL.
+# TensorFlow's native (C++) log lines; some print on import whatever TF_CPP_MIN_LOG_LEVEL.
 NATIVE_LOG_LINE = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\)|[IWEF]\d{4} \S+\s+\d+ \w+\.cc:\d+\]"
 )
+# What the tools hide unless --verbose: those, INFO in absl's format (TensorFlow's and tf2onnx's
+# Python logging) and TFLite's "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+HIDDEN_LINE = re.compile(
+    NATIVE_LOG_LINE.pattern + r"|I\d{4} \S+\s+\d+ \S+:\d+\] |INFO: |fully_quantize: "
+)
 
 
-def run_tool(tool, *args, timeout=600):
-    """`python tools/<tool>.py args...` from the project root on the TensorFlow backend."""
+def hidden_lines(result):
+    """The lines of stdout and stderr that the tools hide unless --verbose."""
+    lines = (result.stdout + "\n" + result.stderr).splitlines()
+    return [line for line in lines if HIDDEN_LINE.match(line)]
+
+
+def run_tool(tool, *args, timeout=600, cwd=ROOT):
+    """`python tools/<tool>.py args...` run in `cwd` (the project root) on the TensorFlow
+    backend."""
     return subprocess.run(
-        [sys.executable, os.path.join("tools", f"{tool}.py"), *args],
-        cwd=ROOT,
+        [sys.executable, os.path.join(ROOT, "tools", f"{tool}.py"), *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -26,8 +38,9 @@ def run_tool(tool, *args, timeout=600):
 
 
 def error_line(result):
-    """The one `error: ...` line of a user error, after checking it is all (and exit status 2)."""
-    lines = [line for line in result.stderr.splitlines() if not NATIVE_LOG_LINE.match(line)]
+    """The one `error: ...` line of a user error, after checking it is all (and exit status 2):
+    TensorFlow's logging is hidden (tools/quiet.py)."""
+    lines = result.stderr.splitlines()
     assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), (
         f"exit status {result.returncode}, stderr:\n{result.stderr[-3000:]}"
     )
