@@ -8,11 +8,11 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal import model_families
+from keras_minimal import atomic_files, model_families
 from keras_minimal.applications import ConvNeXt, VanillaNet, VanillaNet5
 from keras_minimal.applications.convnext import variants as convnext_variants
 from keras_minimal.applications.vanillanet import variants
-from keras_minimal.weights import WeightsDownloadError, converted_weights, load_reference
+from keras_minimal.weights import WeightsDownloadError, load_reference
 from keras_minimal.weights import imagenet as imagenet_weights
 from tests.helpers import load_fixture
 
@@ -239,7 +239,7 @@ def test_an_unwritable_cache_warns_and_still_gives_the_weights(tiny_published_va
         raise PermissionError(13, "Permission denied")
 
     with monkeypatch.context() as patched:
-        patched.setattr(converted_weights.tempfile, "mkstemp", read_only)
+        patched.setattr(atomic_files, "_open_temporary", read_only)
         with pytest.warns(UserWarning, match="could not be cached.*Set KERAS_HOME"):
             model = _build(tiny_published_variant)
     assert not os.path.exists(imagenet_weights.converted_weights_path(model))
