@@ -44,8 +44,6 @@ def _text(path):
 @pytest.mark.parametrize(
     "name, writer, looks_like",
     [
-        ("model.h5", _hdf5, "an HDF5 file (a Keras .h5 model or weights file, for example)"),
-        ("model.keras", _keras_archive, "a Keras model archive (.keras)"),
         ("model.tflite", _tflite, "a TensorFlow Lite model"),
         ("model.onnx", _onnx, "an ONNX model (an exported inference graph, not a checkpoint)"),
         ("weights.txt", _text, "a text file beginning 'conv1.weight: 0.1 0.2 0.3'"),
@@ -61,4 +59,14 @@ def test_the_error_names_the_kind_and_the_kinds_read(tmp_path, name, writer, loo
     with pytest.raises(ValueError, match=expected):
         load_reference(vanillanet_for(FIXTURE), path)
     with pytest.raises(ValueError, match=expected):
+        vanillanet_for(FIXTURE, weights=str(path))
+
+
+@pytest.mark.parametrize("name, writer", [("model.h5", _hdf5), ("model.keras", _keras_archive)])
+def test_a_keras_file_is_named_as_one_and_weights_says_whose_it_is_not(tmp_path, name, writer):
+    path = tmp_path / name
+    writer(path)
+    with pytest.raises(ValueError, match=r"is a Keras weights file, not a reference checkpoint"):
+        load_reference(vanillanet_for(FIXTURE), path)
+    with pytest.raises(ValueError, match=r"must come from model.save_weights\(\) of the same"):
         vanillanet_for(FIXTURE, weights=str(path))
