@@ -77,9 +77,7 @@ def test_the_artefact_outputs_are_what_is_verified(tmp_path, monkeypatch):
 
 
 def test_the_fused_graph_is_verified_against_the_original(tmp_path, monkeypatch):
-    import keras_minimal.deploy
-
-    real = keras_minimal.deploy.to_deploy
+    real = exporter.to_deploy
 
     def broken_fusion(model):
         fused = real(model)
@@ -87,7 +85,7 @@ def test_the_fused_graph_is_verified_against_the_original(tmp_path, monkeypatch)
         bias.assign(bias + OFFSET)
         return fused
 
-    monkeypatch.setattr(keras_minimal.deploy, "to_deploy", broken_fusion)
+    monkeypatch.setattr(exporter, "to_deploy", broken_fusion)
     with pytest.raises(ExportVerificationError) as error:
         export(_model(), str(tmp_path / "m.onnx"), "onnx", verification_data=_images())
     fused_check, artefact_check = error.value.result.checks
