@@ -1,5 +1,6 @@
 """export(): fuse → float32 → write SavedModel / TFLite / ONNX atomically → verify in a runtime."""
 
+import functools
 import inspect
 import itertools
 import os
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_minimal import model_families
+from keras_minimal.deploy.logits import LOGITS, logits_model, output_kind
 from keras_minimal.deploy.onnx_graph import optimize_onnx_file
 from keras_minimal.deploy.parity import (
     ExportVerificationError,
@@ -32,6 +34,11 @@ DEFAULT_OPSET = 17
 SUPPORTED_OPSETS = range(13, 19)
 _KERAS_FORMATS = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
 _NUMERICS = {None: "float32", "fp16": "float16", "int8": "int8"}
+# Images compared when num_verification is None: int8's verdict is a top-1 agreement,
+# a fraction that needs more than a handful of images to mean something.
+_DEFAULT_NUM_VERIFICATION = {"int8": 32}
+_FLOAT_NUM_VERIFICATION = 8
+EXPORTED_GRAPH = "keras (exported graph)"
 # Each artefact is written into a hidden folder next to it, named after its writer.
 _WORKING_FOLDER_PREFIX = ".export-"
 
@@ -85,17 +92,17 @@ def _check_arguments(
         )
     if int8_io and quantization != "int8":
         raise ValueError(f"int8_io=True needs quantization='int8'. Received: {quantization!r}")
-    for name, value, allow_none in (
-        ("batch_size", batch_size, True),
-        ("num_verification", num_verification, False),
-        ("num_calibration", num_calibration, False),
+    for name, value, none_means in (
+        ("batch_size", batch_size, "a dynamic batch dimension"),
+        ("num_verification", num_verification, "8 images, 32 for int8"),
+        ("num_calibration", num_calibration, None),
     ):
-        if value is None and allow_none:
+        if value is None and none_means:
             continue
         if not is_integer(value) or value < 1:
             raise ValueError(
                 f"{name} must be a positive integer"
-                + (" or None (a dynamic batch dimension)" if allow_none else "")
+                + (f" or None ({none_means})" if none_means else "")
                 + f". Received: {name}={value!r}"
             )
     suffix = {"tflite": ".tflite", "onnx": ".onnx"}.get(format)
@@ -168,7 +175,19 @@ def _batches(data, batch_size):
             yield batch[start : start + batch_size]
 
 
-def _converter_options(quantization, representative_data, int8_io, num_calibration, batch_size):
+def _reusable(data, batch_size, num_calibration):
+    """`data`, or the batches calibration takes from it when it is a one-shot iterator:
+    the artefact and its logits twin calibrate on the same images."""
+    if data is None or isinstance(data, np.ndarray) or iter(data) is not data:
+        return data
+    size = batch_size or 1
+    return list(itertools.islice(_batches(data, size), -(-num_calibration // size)))
+
+
+def _converter_options(
+    quantization, representative_data, int8_io, num_calibration, batch_size, calibrated
+):
+    """TFLite converter options; int8 calibration appends each batch's size to `calibrated`."""
     import tensorflow as tf
 
     if quantization is None:
@@ -189,6 +208,7 @@ def _converter_options(quantization, representative_data, int8_io, num_calibrati
         for i, batch in enumerate(_batches(representative_data, size)):
             if i * size >= num_calibration:
                 return
+            calibrated.append(len(batch))
             yield [batch]
 
     options = {
@@ -216,9 +236,10 @@ def _write(
 
     signature = [tf.TensorSpec((batch_size, *input_shape_of(model)), tf.float32, name="image")]
     options = {}
+    calibrated = []
     if format == "tflite":
         options = _converter_options(
-            quantization, representative_data, int8_io, num_calibration, batch_size
+            quantization, representative_data, int8_io, num_calibration, batch_size, calibrated
         )
         model = with_banded_depthwise(model)
     elif format == "onnx":
@@ -226,6 +247,14 @@ def _write(
     model.export(
         tmp_path, format=_KERAS_FORMATS[format], input_signature=signature, verbose=False, **options
     )
+    # Without a calibration image the converter leaves the graph in float, silently.
+    if quantization == "int8" and not calibrated:
+        raise ValueError(
+            "int8 calibration received no image from representative_data: it is empty, or a "
+            "one-shot iterator that verification used up. Pass an array, a list or a "
+            "tf.data.Dataset, or the verification images as verification_data. Received: "
+            f"a {type(representative_data).__name__}"
+        )
     if format == "onnx":
         optimize_onnx_file(tmp_path)
 
@@ -269,16 +298,18 @@ def _check_data_shape(name, data, model):
 
 
 def _verification_inputs(model, data, batch_size, count, name):
-    """The images to compare on: `batch_size` of them (static batch) or up to `count`."""
-    needed = batch_size or count
+    """Up to `count` images to compare on; with a static batch, a whole number of batches
+    (at least one)."""
+    size = batch_size or 1
+    needed = max(count // size, 1) * size
     if data is not None:
         images = list(itertools.islice(_batches(data, 1), needed))
-        if not images or (batch_size and len(images) < batch_size):
+        if len(images) < size:
             raise ValueError(
-                f"{name} must hold at least {batch_size or 1} image(s) to verify the export "
+                f"{name} must hold at least {size} image(s) to verify the export "
                 f"with. Received: {len(images)}"
             )
-        inputs = np.concatenate(images)
+        inputs = np.concatenate(images[: len(images) // size * size])
         _check_image_shape(name, inputs.shape, model)
         return inputs
     shape = (needed, *input_shape_of(model))
@@ -293,6 +324,12 @@ def _predict(model, inputs):
     from keras import ops
 
     return np.asarray(ops.convert_to_numpy(model(inputs, training=False)), "float32")
+
+
+def _run_in_batches(run, inputs, batch_size):
+    """`run` over `inputs` in batches of a static `batch_size` (all at once when None)."""
+    size = batch_size or len(inputs)
+    return np.concatenate([run(inputs[i : i + size]) for i in range(0, len(inputs), size)])
 
 
 def _numerics_of(model):
@@ -313,6 +350,28 @@ def _same_inputs(original, exported):
         for a, b in zip(input_shape_of(original), input_shape_of(exported), strict=True)
     )
     return same_preprocessing and fits
+
+
+def _keras_graph_check(original, model, inputs, reference, reference_logits):
+    """The exported Keras graph (fused, float32, rebuilt) against the model as given, on
+    the logits where the model ends in a softmax."""
+    numerics = _numerics_of(original)
+    original_logits = logits_model(original) if reference_logits is not None else None
+    if original_logits is not None:
+        expected = _predict(original_logits, inputs)
+        return compare(EXPORTED_GRAPH, "Keras", numerics, expected, reference_logits, LOGITS)
+    expected = _predict(original, inputs)
+    return compare(EXPORTED_GRAPH, "Keras", numerics, expected, reference, output_kind(model))
+
+
+def _runtime_check(format, threads, batch_size, path, numerics, inputs, tmp_path, expected, kind):
+    """`expected` against the artefact at `tmp_path` run in its runtime (reported as `path`)."""
+    runtime = RUNTIMES[format]
+    try:
+        outputs = _run_in_batches(load_runtime(format, tmp_path, threads), inputs, batch_size)
+    except Exception as error:  # the runtime's own error is the report
+        return failed_run(path, runtime, numerics, error, kind)
+    return compare(path, runtime, numerics, expected, outputs, kind)
 
 
 def failed_artefact_path(path):
@@ -355,7 +414,7 @@ def export(
     opset=DEFAULT_OPSET,
     overwrite=False,
     verification_data=None,
-    num_verification=8,
+    num_verification=None,
     num_calibration=200,
     threads=2,
 ):
@@ -379,7 +438,8 @@ def export(
             to the artefact; one left by an export killed mid-write (its process gone) is
             removed by the next export into that folder.
         verification_data: images (N, H, W, C) or an iterable of batches to compare on:
-            `batch_size` of them for a static batch, else up to `num_verification`.
+            up to `num_verification` (None: 8, or 32 for int8, whose verdict is a top-1
+            agreement), in whole batches for a static batch size.
             Default: the representative data, else random images. A one-shot iterator
             as representative_data gives its first images to verification; pass an
             array, a list or a tf.data.Dataset to calibrate on all of them.
@@ -389,9 +449,12 @@ def export(
 
     Raises:
         ValueError: bad arguments or data, before anything is written.
-        ExportVerificationError: the artefact does not run in its runtime, or its
-        outputs are outside the tolerance of its numerics (float32 1e-4, float16 1e-2,
-        int8 0.25 of max |Keras output|); `error.result.path` is the kept artefact.
+        ExportVerificationError: the artefact does not run in its runtime, or does not
+        match the Keras model: within 1e-4 (float32) or 1e-2 (float16) of max |Keras
+        output|; for int8, the same top-1 class on at least half of the images and
+        logits within 0.75 of max |Keras logit| (deploy/parity.py says why). A model
+        that ends in a softmax is verified on its logits as well as on its outputs.
+        `error.result.path` is the kept artefact.
     """
     path = os.fspath(path)
     _check_arguments(
@@ -411,6 +474,9 @@ def export(
     model = prepare_model(model, fuse, include_preprocessing, image_size)
     _check_data_shape("representative_data", representative_data, model)
     _check_data_shape("verification_data", verification_data, model)
+    numerics = _NUMERICS[quantization]
+    if num_verification is None:
+        num_verification = _DEFAULT_NUM_VERIFICATION.get(numerics, _FLOAT_NUM_VERIFICATION)
     inputs = _verification_inputs(
         model,
         verification_data if verification_data is not None else representative_data,
@@ -418,14 +484,17 @@ def export(
         num_verification,
         "verification_data" if verification_data is not None else "representative_data",
     )
+    kind = output_kind(model)
+    # A model ending in a softmax is exported a second time without it, into the working
+    # folder only, and verified on those logits as well as on its actual outputs.
+    twin = logits_model(model)
     reference = _predict(model, inputs)
-    numerics = _NUMERICS[quantization]
+    reference_logits = None if twin is None else _predict(twin, inputs)
+    if twin is not None and quantization == "int8":
+        representative_data = _reusable(representative_data, batch_size, num_calibration)
     checks = []
     if model is not original and _same_inputs(original, model):
-        unfused = _predict(original, inputs)
-        checks.append(
-            compare("keras (exported graph)", "Keras", _numerics_of(original), unfused, reference)
-        )
+        checks.append(_keras_graph_check(original, model, inputs, reference, reference_logits))
 
     parent = os.path.dirname(os.path.abspath(path))
     created = _first_missing_directory(parent)
@@ -434,10 +503,7 @@ def export(
     remove_dead_leftovers(parent, _WORKING_FOLDER_PREFIX)  # of exports killed mid-write
     tmp_dir = make_owned_dir(parent, _WORKING_FOLDER_PREFIX)
     try:
-        tmp_path = os.path.join(tmp_dir, "artefact" + suffix)
-        _write(
-            model,
-            tmp_path,
+        options = (
             format,
             batch_size,
             quantization,
@@ -446,11 +512,16 @@ def export(
             opset,
             num_calibration,
         )
-        try:
-            outputs = load_runtime(format, tmp_path, threads)(inputs)
-            checks.append(compare(path, RUNTIMES[format], numerics, reference, outputs))
-        except Exception as error:  # the runtime's own error is the report
-            checks.append(failed_run(path, RUNTIMES[format], numerics, error))
+        tmp_path = os.path.join(tmp_dir, "artefact" + suffix)
+        _write(model, tmp_path, *options)
+        verify = functools.partial(
+            _runtime_check, format, threads, batch_size, path, numerics, inputs
+        )
+        if twin is not None:
+            logits_path = os.path.join(tmp_dir, "logits" + suffix)
+            _write(twin, logits_path, *options)
+            checks.append(verify(logits_path, reference_logits, LOGITS))
+        checks.append(verify(tmp_path, reference, kind))
         # Only a verified artefact takes the path (and replaces what was there).
         if not all(check.passed for check in checks):
             path = failed_artefact_path(path)
@@ -471,6 +542,7 @@ def export(
         "batch_size": batch_size,
         "input_shape": list(input_shape_of(model)),
         "fused": bool(fuse),
+        "outputs": kind,
         "num_verification_inputs": len(inputs),
     }
     payload = write_report(report_path, checks, details)

@@ -9,6 +9,7 @@ from keras_minimal.applications import VanillaNet
 from keras_minimal.weights import load_reference
 from tests.helpers import load_fixture
 from tests.tools.tool_process import error_line, run_tool
+from tests.trained_digits import train_digits_vanillanet
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +88,14 @@ def test_int8_calibrates_a_model_without_preprocessing_on_normalised_images(tmp_
     for i in range(6):
         pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
         (tmp_path / "images" / "any" / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
-    model = PPLCNet(0.25, input_shape=(32, 32, 3), classes=10, include_preprocessing=False)
+    # Logits: random weights give a flat softmax, which int8 rounds to a ten-way tie.
+    model = PPLCNet(
+        0.25,
+        input_shape=(32, 32, 3),
+        classes=10,
+        include_preprocessing=False,
+        classifier_activation=None,
+    )
     model.save(tmp_path / "raw_input.keras")
     result = _run(
         f"--keras_file={tmp_path / 'raw_input.keras'}",
@@ -117,3 +125,24 @@ def test_quantization_without_a_tflite_target_is_a_usage_error(tmp_path):
         "error: --quantization=int8 applies to TFLite only; add tflite to --formats."
     )
     assert os.listdir(tmp_path) == []
+
+
+def test_int8_export_of_a_trained_keras_file_passes(tmp_path):
+    """The int8 command the docs give, on a trained model saved as a .keras file."""
+    keras_file = train_digits_vanillanet(tmp_path / "digits.keras")
+    result = _run(
+        f"--keras_file={keras_file}",
+        "--formats=tflite",
+        "--quantization=int8",
+        "--int8_io",
+        "--representative_data=digits",
+        f"--output={tmp_path / 'exported'}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((tmp_path / "exported" / "digits_int8.tflite.report.json").read_text())
+    assert report["passed"] and report["quantization"] == "int8"
+    assert [c["compared"] for c in report["checks"]] == ["logits", "logits", "probabilities"]
+    assert [line.split()[3] for line in result.stdout.splitlines() if "LiteRT" in line] == [
+        "logits",
+        "probabilities",
+    ]
