@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_minimal.training import data
 from keras_minimal.training.augment import (
     Augmentation,
     RandAugment,
@@ -9,6 +10,7 @@ from keras_minimal.training.augment import (
     parse_randaugment,
     random_erasing,
 )
+from tests.training.synthetic import write_image_folder
 
 
 def test_timm_policy_strings():
@@ -35,6 +37,22 @@ def test_randaugment_adapter_maps_the_policy_and_runs_in_tf_data(backend):
     images = tf.data.Dataset.from_tensors(tf.random.uniform((32, 32, 3), 0, 255)).repeat(4)
     out = list(images.map(augment).as_numpy_iterator())
     assert out[0].shape == (32, 32, 3) and np.isfinite(out[0]).all()
+
+
+@pytest.mark.parametrize("backend", ["keras_cv", "keras"])
+def test_randaugment_runs_inside_the_training_pipeline(tmp_path, backend):
+    """The paper recipes' RandAugment through data.image_folder (each example's load runs
+    inside the pipeline's failure guard, where keras-cv's layers need AutoGraph)."""
+    if backend == "keras_cv":
+        pytest.importorskip("keras_cv")
+    root = write_image_folder(str(tmp_path), classes=2, per_class=4)
+    augment = Augmentation(2, randaugment="rand-m9-mstd0.5-inc1", randaugment_backend=backend)
+    stream = data.image_folder(
+        root, training=True, batch_size=4, image_size=32, augmentation=augment
+    )
+    images, targets = next(iter(stream))
+    assert images.shape == (4, 32, 32, 3) and np.isfinite(images.numpy()).all()
+    assert targets.shape == (4, 2)
 
 
 def _batch(n=6, size=8):

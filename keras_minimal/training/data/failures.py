@@ -202,9 +202,14 @@ def guarded_map(elements, load, failures, split, num_parallel_calls, determinist
         ok.set_shape([])
         return (*tf.nest.map_structure(_placeholder, loaded_spec), ok)
 
+    # A named function, not a lambda: AutoGraph then converts what `load` calls (keras-cv's
+    # RandAugment layers branch on tensors in Python); from the lambda it converted nothing.
+    def loaded_ok(*element):
+        return (*load(*element), tf.constant(True))
+
     def one(*element):
         single = tf.data.Dataset.from_tensors(element)
-        loaded = single.map(lambda *e: (*load(*e), tf.constant(True))).ignore_errors()
+        loaded = single.map(loaded_ok).ignore_errors()
         return loaded.concatenate(single.map(placeholder)).take(1)
 
     return elements.interleave(
