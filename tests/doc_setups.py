@@ -3,7 +3,7 @@ NAME(*ARGS) in the block's working folder first, in a fresh interpreter
 (`python -m tests.doc_setups '[["NAME", "ARG", ...], ...]'`).
 
 Each stands in for something a reader has and CI has not: a network download, their own
-images, a model trained by a command that the docs run elsewhere.
+images.
 """
 
 import ast
@@ -15,9 +15,7 @@ import keras
 import tensorflow as tf
 
 import keras_minimal
-from keras_minimal.applications import VanillaNet
 from keras_minimal.applications.vanillanet.variants import VARIANTS
-from keras_minimal.training import DeepTrainingScheduler
 from keras_minimal.training.digits import load_digits_rgb
 from keras_minimal.weights.imagenet import converted_weights_path
 from tests.torch_reference import random_training_state_dict
@@ -64,28 +62,10 @@ def vanillanet_checkpoint(path, variant="vanillanet_5"):
     torch.save({"model": {k: torch.from_numpy(v) for k, v in state.items()}}, path)
 
 
-def demo_model(path):
-    """A trained digits VanillaNet saved as a .keras file: the demo's model (dims 32-64-128-256,
-    strides 2-2-1, 32×32), trained briefly with its λ schedule to λ = 1. Stands in for the
-    file that `python tools/demo.py --output_dir=...` keeps (issue 19 item 4)."""
-    keras.utils.set_random_seed(0)
-    (x_train, y_train), _ = load_digits_rgb(image_size=32)
-    model = VanillaNet(
-        [32, 64, 128, 256], [2, 2, 1], classes=10, input_shape=(32, 32, 3), name="vanillanet_digits"
-    )
-    model.compile(keras.optimizers.AdamW(2e-3), "sparse_categorical_crossentropy")
-    model.fit(
-        x_train, y_train, batch_size=64, epochs=8, verbose=0, callbacks=[DeepTrainingScheduler(4)]
-    )
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    model.save(path)
-
-
 SETUPS = {
     "imagenet_cache": imagenet_cache,
     "digits_folder": digits_folder,
     "vanillanet_checkpoint": vanillanet_checkpoint,
-    "demo_model": demo_model,
 }
 
 
