@@ -6,7 +6,6 @@ recipe optimizer, loss, metrics, callbacks, resumable input pipeline) and calls
 (keras_minimal.training.{data, augment, optimizers, losses, ema, checkpointing}).
 """
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -25,6 +24,7 @@ from keras_minimal.training.data.pipeline import steps_per_epoch_for
 from keras_minimal.training.deep_training import DeepTrainingScheduler
 from keras_minimal.training.distribute import Distribution, resolve_distribution
 from keras_minimal.training.evaluation import outputs_logits
+from keras_minimal.training.load_gates import LoadGates
 from keras_minimal.training.load_report import LoadFailureReport
 from keras_minimal.training.losses import make_loss
 from keras_minimal.training.optimizers import make_optimizer
@@ -327,6 +327,7 @@ class Trainer:
         # First: the checkpoints and the EMA evaluation then include each step's update.
         callbacks = [self._statistics_ema] if self._statistics_ema is not None else []
         callbacks.append(LoadFailureReport(self.train_failures, self.val_failures))
+        callbacks.append(LoadGates(self.train_failures, self.val_failures))
         decay_epochs = scaled_deep_training_epochs(self.recipe, self.epochs)
         if decay_epochs and deep_training_layers(self.model):
             callbacks.append(DeepTrainingScheduler(decay_epochs))
@@ -384,7 +385,7 @@ class Trainer:
         validation_steps = self.validation_steps() if val_data is not None else None
 
         def fit_epochs(dataset, initial_epoch, epochs, steps_per_epoch):
-            with self._data_errors():
+            try:
                 result = self.model.fit(
                     dataset,
                     initial_epoch=initial_epoch,
@@ -396,7 +397,16 @@ class Trainer:
                     shuffle=False,  # the pipeline shuffles, seeded per epoch
                     verbose=self.verbose,
                 )
-            _merge(history, result.history)
+            except Exception:
+                stopped = self._stopped_on_data()
+                if stopped is None:
+                    raise
+            else:
+                _merge(history, result.history)
+                return
+            # Raised here, not in the handler: the op error's traceback holds the pipeline's
+            # iterator, which must be freed now, while its pipeline is closed.
+            raise stopped.with_traceback(None) from None
 
         if step_in_epoch:
             # Finish the interrupted epoch: only its remaining steps, then the rest.
@@ -417,17 +427,16 @@ class Trainer:
         self.save_final(total_steps)
         return history
 
-    @contextlib.contextmanager
-    def _data_errors(self):
-        """An input pipeline that stopped on unreadable data raises its own error inside
-        TensorFlow's (wrapped in an op error): raise the clear one instead."""
-        try:
-            yield
-        except Exception:
-            for failures in (self.train_failures, self.val_failures):
-                if failures is not None and failures.error is not None:
-                    raise failures.error from None
-            raise
+    def _stopped_on_data(self):
+        """The clear error of an input pipeline that stopped on unreadable data (it raised it
+        inside TensorFlow, which wraps it in an op error), with the run's pipelines closed;
+        None when no pipeline stopped."""
+        pipelines = [f for f in (self.train_failures, self.val_failures) if f is not None]
+        stopped = next((f.error for f in pipelines if f.error is not None), None)
+        if stopped is not None:
+            for failures in pipelines:
+                failures.close()
+        return stopped
 
     @property
     def network(self):

@@ -6,12 +6,17 @@ import re
 import subprocess
 import sys
 import textwrap
+import traceback
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_minimal.applications import VanillaNet
 from keras_minimal.training import data
+from keras_minimal.training.data.failures import UnreadableDataError
+from keras_minimal.training.recipes import apply_overrides, get_recipe
+from keras_minimal.training.trainer import Trainer
 from tests.training.synthetic import write_image_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -209,3 +214,53 @@ def test_max_bad_fraction_is_checked():
         data.LoadFailures(source, 1.5)
     with pytest.raises(TypeError, match="Received: '1%'"):
         data.LoadFailures(source, "1%")
+
+
+def test_a_closed_pipeline_stays_out_of_python_and_reopens(tmp_path):
+    """A closed gate: failures go unrecorded (no call into Python, which could deadlock an
+    iterator destroyed with the GIL held); reopened, they are counted again."""
+    root = write_image_folder(str(tmp_path), classes=2, per_class=3, fmt="jpg")
+    _corrupt(tmp_path / "c1" / "002.jpg")
+    source = data.ImageFolderSource(root)
+    failures = data.LoadFailures(source, max_fraction=0.5)
+    dataset = data.make_dataset(
+        source, training=False, batch_size=2, image_size=16, failures=failures
+    )
+    failures.close()
+    labels = np.concatenate([y for _, y in dataset.as_numpy_iterator()])
+    assert len(labels) == 5 and failures.count() == 0
+    failures.open()
+    labels = np.concatenate([y for _, y in dataset.as_numpy_iterator()])
+    assert len(labels) == 5 and failures.count() == 1
+
+
+def test_a_stopped_fit_closes_its_pipelines_and_drops_the_op_error(tmp_path):
+    """The clean error is raised without the op error's traceback (which holds the pipeline's
+    iterator) and with every pipeline of the run closed."""
+    root = write_image_folder(str(tmp_path / "data"), classes=2, per_class=4, fmt="jpg")
+    for folder in ("c0", "c1"):
+        for name in os.listdir(tmp_path / "data" / folder):
+            _corrupt(tmp_path / "data" / folder / name)
+    recipe = apply_overrides(
+        get_recipe("vanillanet_5"),
+        "epochs=1,warmup_epochs=0,train_image_size=16,eval_image_size=16,randaugment=none",
+    )
+    trainer = Trainer(
+        lambda: VanillaNet(
+            [8, 16], [2], classes=2, input_shape=(16, 16, 3), classifier_activation=None
+        ),
+        recipe,
+        data.ImageFolderSource(root),
+        val_source=data.ImageFolderSource(root),
+        output_dir=str(tmp_path / "run"),
+        global_batch_size=4,
+        jit_compile=False,
+        tensorboard=False,
+        verbose=0,
+    )
+    with pytest.raises(UnreadableDataError) as raised:
+        trainer.fit()
+    assert raised.value.__context__ is None and raised.value.__cause__ is None
+    files = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(raised.tb)]
+    assert not [f for f in files if "/keras/src/" in f or "/tensorflow/" in f], files
+    assert not trainer.train_failures.is_open and not trainer.val_failures.is_open

@@ -8,13 +8,23 @@ into Python, where `LoadFailures` counts it per epoch (or per evaluation pass), 
 few with the reason, and raises `UnreadableDataError` as soon as an epoch holds more failures
 than `max_fraction` of its examples allows: a run over unreadable data stops within its first
 epoch instead of hanging.
+
+The marker reaches Python through a gate (`LoadFailures.close`). An iterator is destroyed
+with the GIL held and waits for its threads; a thread waiting for the GIL to report a
+failure then never returns, and the process hangs (typically at exit, after a stop). A closed
+gate keeps the pipeline out of Python, and closing waits until the calls already on their way
+have returned: a run's pipelines are closed at the end of training, of each evaluation pass,
+on a stop, and at interpreter exit.
 """
 
+import atexit
 import collections
 import hashlib
 import logging
 import math
 import threading
+import time
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -22,6 +32,9 @@ import tensorflow as tf
 DEFAULT_MAX_FRACTION = 0.01
 _NAMED = 5
 _EVALUATION = "evaluation"
+# Time a closed gate leaves the pipeline's threads to return from calls already into Python.
+_DRAIN_SECONDS = 0.2
+_LIVE = weakref.WeakSet()
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +78,35 @@ class LoadFailures:
         self._named = collections.defaultdict(list)
         self._seen = set()
         self.error = None
+        with tf.init_scope():
+            self._gate = tf.Variable(True, trainable=False, name="load_failures_gate")
+        _LIVE.add(self)
+
+    @property
+    def is_open(self):
+        """Whether the pipelines report failures (see `close`)."""
+        return bool(self._gate.numpy())
+
+    def open(self):
+        """Let the pipelines report failures again (a new training or evaluation pass)."""
+        self._gate.assign(True)
+
+    def close(self, drain=True):
+        """Keep the pipelines out of Python from now on (their failures go unrecorded); with
+        `drain`, release the GIL long enough for calls already on their way to return."""
+        self._gate.assign(False)
+        if drain:
+            time.sleep(_DRAIN_SECONDS)
+
+    def call_python(self, function, inputs):
+        """`tf.py_function(function, inputs)` (a bool) while the gate is open, else False."""
+
+        def call():
+            result = tf.py_function(function, inputs, Tout=tf.bool)
+            result.set_shape([])
+            return result
+
+        return tf.cond(self._gate.read_value(), call, lambda: tf.constant(False))
 
     @property
     def allowed(self):
@@ -133,6 +175,7 @@ class LoadFailures:
     def _fail(self, key, count, total=None, whole_batch=False):
         if self.error is not None:  # other pipeline threads keep failing until it stops
             raise self.error
+        self.close(drain=False)  # called from a pipeline thread: the caller drains
         with self._lock:
             named = list(self._named[key])
         if whole_batch:
@@ -198,8 +241,7 @@ def guarded_map(elements, load, failures, split, num_parallel_calls, determinist
         return False
 
     def placeholder(*element):
-        ok = tf.py_function(report, tf.nest.flatten(element), Tout=tf.bool)
-        ok.set_shape([])
+        ok = failures.call_python(report, tf.nest.flatten(element))
         return (*tf.nest.map_structure(_placeholder, loaded_spec), ok)
 
     # A named function, not a lambda: AutoGraph then converts what `load` calls (keras-cv's
@@ -234,9 +276,19 @@ def replace_failed(batch, ok, failures):
     checked = tf.cond(
         tf.size(valid) > 0,
         lambda: tf.constant(True),
-        lambda: tf.py_function(none_loaded, [], Tout=tf.bool),
+        lambda: failures.call_python(none_loaded, []),
     )
     with tf.control_dependencies([checked]):
         rank = tf.cumsum(tf.cast(tf.logical_not(ok), tf.int32), exclusive=True)
         take = tf.where(ok, tf.range(size), tf.gather(valid, rank % tf.maximum(tf.size(valid), 1)))
     return tf.nest.map_structure(lambda x: tf.gather(x, take), batch)
+
+
+@atexit.register
+def _close_at_exit():
+    """Interpreter exit destroys the iterators still alive: keep their threads out of Python."""
+    live = list(_LIVE)
+    for failures in live:
+        failures.close(drain=False)
+    if live:
+        time.sleep(_DRAIN_SECONDS)
