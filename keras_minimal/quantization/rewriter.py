@@ -1,0 +1,113 @@
+"""The graph walk that builds a quantisation-aware model: tensors, their grids, names."""
+
+import keras
+
+from keras_minimal.layers.activation_quantizer import ActivationQuantizer
+
+# The grid of a tensor whose range its own layer fixes (QuantizedActivation's output).
+FIXED_GRID = "fixed"
+
+
+def _consumers(model):
+    """id(layer) → the layers that consume its outputs ("output" for a model output)."""
+    consumers = {}
+    for nodes in model._nodes_by_depth.values():
+        for node in nodes:
+            if node.is_input:
+                continue
+            for tensor in node.input_tensors:
+                producer = tensor._keras_history.operation
+                consumers.setdefault(id(producer), []).append(node.operation)
+    for tensor in model.outputs:
+        consumers.setdefault(id(tensor._keras_history.operation), []).append("output")
+    return consumers
+
+
+class Rewriter:
+    """Calls each layer's quantisation rule on the new tensors, keeping track of the
+    8-bit grid each new tensor lies on (the ActivationQuantizer whose range it is
+    quantised over) so that every tensor of the new model is quantised exactly once.
+
+    Args:
+        model: the float functional model (fused) to rebuild.
+        rule_for: layer → rule(rewriter, layer, *args, **kwargs) → output tensor(s).
+        ema_decay: for every ActivationQuantizer.
+    """
+
+    def __init__(self, model, rule_for, ema_decay):
+        self.rule_for = rule_for
+        self.ema_decay = ema_decay
+        self.grid = {}  # id(new tensor) → its ActivationQuantizer, or FIXED_GRID
+        self.fused = set()  # id(new tensor) whose following relu/relu6 is already applied
+        self._tensors = []  # the new tensors, alive while their ids are keys above
+        self._consumers = _consumers(model)
+        self._names = {layer.name for layer in model._flatten_layers()}
+
+    def call(self, layer, *args, **kwargs):
+        if isinstance(layer, keras.Model):
+            return layer._run_through_graph(args[0], call_fn=self.call)
+        return self.rule_for(layer)(self, layer, *args, **kwargs)
+
+    # -- names and layers ----------------------------------------------------------------
+    def unique_name(self, name):
+        candidate, count = name, 1
+        while candidate in self._names:
+            count += 1
+            candidate = f"{name}_{count}"
+        self._names.add(candidate)
+        return candidate
+
+    def copy(self, layer, cls=None, name=None, **overrides):
+        """A new float32 layer of `layer`'s config (and class, unless `cls`), no weights."""
+        config = {**layer.get_config(), **overrides, "dtype": "float32"}
+        config["name"] = self.unique_name(name) if name else layer.name
+        return (cls or type(layer)).from_config(config)
+
+    def new(self, cls, name, **config):
+        return cls(name=self.unique_name(name), dtype="float32", **config)
+
+    # -- grids ---------------------------------------------------------------------------
+    def _register(self, tensor, grid):
+        self.grid[id(tensor)] = grid
+        self._tensors.append(tensor)
+        return tensor
+
+    def quantized(self, tensor):
+        """`tensor` on an 8-bit grid: a model input gets its own ActivationQuantizer."""
+        if id(tensor) in self.grid:
+            return tensor
+        return self.track(tensor, f"{tensor.name}_quant")
+
+    def track(self, tensor, name, **options):
+        """`tensor` fake-quantised over a new tracked range (ActivationQuantizer `name`)."""
+        quantizer = self.new(ActivationQuantizer, name, ema_decay=self.ema_decay, **options)
+        return self._register(quantizer(tensor), quantizer)
+
+    def same_grid(self, output, source):
+        """`output` holds values of `source` only (pooling maxima, padding, reshapes)."""
+        return self._register(output, self.grid[id(source)])
+
+    def fixed(self, output):
+        return self._register(output, FIXED_GRID)
+
+    def regrid(self, output, source, name):
+        """`output` (new values from `source`'s, as an average) rounded back to `source`'s
+        grid, which TFLite keeps for it; a tracked range when `source`'s is fixed."""
+        quantizer = self.grid[id(source)]
+        if not isinstance(quantizer, ActivationQuantizer):
+            return self.track(output, name)
+        return self._register(quantizer(output, update_range=False), quantizer)
+
+    def fuse(self, tensor):
+        self.fused.add(id(tensor))
+        return tensor
+
+    def is_fused(self, tensor):
+        return id(tensor) in self.fused
+
+    def only_consumer(self, layer):
+        """The one layer that consumes `layer`'s output, or None (several, or an output)."""
+        consumers = self._consumers.get(id(layer), [])
+        if len(consumers) == 1 and consumers[0] != "output":
+            return consumers[0]
+        return None
