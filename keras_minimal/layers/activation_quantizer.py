@@ -5,6 +5,10 @@ from keras import ops
 
 from keras_minimal.layers.fake_quant import fake_quantize
 
+# A tensor that is all zeros (a branch whose gain is still 0) gets a range of this width:
+# a zero-width range has no scale (TFLite and tf2onnx divide by it).
+MIN_RANGE_WIDTH = 1e-6
+
 
 @keras.saving.register_keras_serializable(package="keras_minimal")
 class ActivationQuantizer(keras.layers.Layer):
@@ -16,7 +20,8 @@ class ActivationQuantizer(keras.layers.Layer):
     stored range is used as it is. The first training batch sets the range outright
     (PyTorch's observers do the same) instead of averaging it into the initial ±6, so a
     short fine-tune does not keep a range from before it saw data. The range always
-    contains 0 (TFLite's zero point must be a grid level).
+    contains 0 (TFLite's zero point must be a grid level) and is at least
+    MIN_RANGE_WIDTH wide.
 
     The range and the number of batches seen (`steps`) are non-trainable variables:
     they are saved with the model and restored by checkpoints.
@@ -33,10 +38,12 @@ class ActivationQuantizer(keras.layers.Layer):
         if not 0.0 <= float(ema_decay) < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1). Received: ema_decay={ema_decay!r}")
         for name, value in (("initial_range", initial_range), ("fixed_range", fixed_range)):
-            if value is not None and not (len(value) == 2 and value[0] <= 0.0 <= value[1]):
+            if value is not None and not (
+                len(value) == 2 and value[0] <= 0.0 <= value[1] and value[0] < value[1]
+            ):
                 raise ValueError(
-                    f"{name} must be (min, max) with min ≤ 0 ≤ max (zero must be "
-                    f"representable). Received: {name}={value!r}"
+                    f"{name} must be (min, max) with min ≤ 0 ≤ max and min < max (zero must "
+                    f"be representable). Received: {name}={value!r}"
                 )
         self.ema_decay = float(ema_decay)
         self.initial_range = tuple(float(v) for v in initial_range)
@@ -77,6 +84,7 @@ class ActivationQuantizer(keras.layers.Layer):
         decay = self.ema_decay
         low = ops.where(first, batch_min, decay * self.range_min + (1.0 - decay) * batch_min)
         high = ops.where(first, batch_max, decay * self.range_max + (1.0 - decay) * batch_max)
+        high = ops.maximum(high, low + MIN_RANGE_WIDTH)
         self.range_min.assign(low)
         self.range_max.assign(high)
         self.steps.assign(self.steps + 1)

@@ -23,9 +23,15 @@ _MIN_WEIGHT_RANGE = 1e-8
 
 def fake_quantize(x, range_min, range_max, narrow_range=False, axis=None):
     """x rounded to the 8-bit grid of [range_min, range_max] (per `axis` when given)."""
-    return fake_quant_with_min_max_vars(
-        x, range_min, range_max, num_bits=NUM_BITS, narrow_range=narrow_range, axis=axis
-    )
+    x = ops.convert_to_tensor(x)
+    last = len(x.shape) - 1
+    if axis is None or axis % len(x.shape) == last:
+        return fake_quant_with_min_max_vars(
+            x, range_min, range_max, num_bits=NUM_BITS, narrow_range=narrow_range, axis=axis
+        )
+    # Keras' JAX and torch forms broadcast per-channel ranges along the last axis only.
+    swapped = fake_quantize(ops.swapaxes(x, axis, last), range_min, range_max, narrow_range, -1)
+    return ops.swapaxes(swapped, axis, last)
 
 
 def symmetric_weight_range(weights, axis=None):
