@@ -26,10 +26,17 @@ class QuantizedActivation(keras.layers.Activation):
     hard_sigmoid(x) = relu6(x + 3) / 6 is computed in the two int8 steps TFLite's graph
     takes, relu6(x + 3) quantised over [0, 6] in between. Softmax normalises the last
     axis.
+
+    Args:
+        activation: "softmax", "sigmoid", "tanh" or "hard_sigmoid".
+        quantize_in_training: False for a model's output probabilities: a loss computed
+            from probabilities rounded to 1/256 finds a true class at 0, clips it, and
+            learns nothing from that image. They are quantised at inference only.
     """
 
-    def __init__(self, activation, **kwargs):
+    def __init__(self, activation, quantize_in_training=True, **kwargs):
         super().__init__(activation, **kwargs)
+        self.quantize_in_training = bool(quantize_in_training)
         name = keras.activations.serialize(self.activation)
         if name not in _FIXED_RANGES:
             raise ValueError(
@@ -38,10 +45,18 @@ class QuantizedActivation(keras.layers.Activation):
                 f"activation={name!r}"
             )
         self.kind = name
+        self.output_range = _FIXED_RANGES[name]
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         if self.kind == "hard_sigmoid":
             outputs = fake_quantize(ops.relu6(inputs + 3.0), *_RELU6_RANGE) * (1.0 / 6.0)
         else:
             outputs = self.activation(inputs)
-        return fake_quantize(outputs, *_FIXED_RANGES[self.kind])
+        if training and not self.quantize_in_training:
+            return outputs
+        return fake_quantize(outputs, *self.output_range)
+
+    def get_config(self):
+        config = super().get_config()
+        config["quantize_in_training"] = self.quantize_in_training
+        return config

@@ -38,10 +38,11 @@ class Rewriter:
         self.rule_for = rule_for
         self.ema_decay = ema_decay
         self.grid = {}  # id(new tensor) → its ActivationQuantizer, or FIXED_GRID
-        self.fused = set()  # id(new tensor) whose following relu/relu6 is already applied
+        self.fused = {}  # id(new tensor) → the following relu/relu6 already applied to it
         self._tensors = []  # the new tensors, alive while their ids are keys above
         self._consumers = _consumers(model)
-        self._names = {layer.name for layer in model._flatten_layers()}
+        self._reserved = {layer.name for layer in model._flatten_layers()}
+        self._taken = set()
 
     def call(self, layer, *args, **kwargs):
         if isinstance(layer, keras.Model):
@@ -50,17 +51,20 @@ class Rewriter:
 
     # -- names and layers ----------------------------------------------------------------
     def unique_name(self, name):
+        """`name` if free, else `name_2`, `name_3`, ...: a float layer's name is kept for
+        the layer that replaces it (the first to ask), derived names avoid all of them."""
         candidate, count = name, 1
-        while candidate in self._names:
+        while candidate in self._taken or (candidate != name and candidate in self._reserved):
             count += 1
             candidate = f"{name}_{count}"
-        self._names.add(candidate)
+        self._taken.add(candidate)
         return candidate
 
-    def copy(self, layer, cls=None, name=None, **overrides):
-        """A new float32 layer of `layer`'s config (and class, unless `cls`), no weights."""
+    def copy(self, layer, cls=None, **overrides):
+        """A new float32 layer of `layer`'s config and name (and class, unless `cls`),
+        without weights."""
         config = {**layer.get_config(), **overrides, "dtype": "float32"}
-        config["name"] = self.unique_name(name) if name else layer.name
+        config["name"] = self.unique_name(layer.name)
         return (cls or type(layer)).from_config(config)
 
     def new(self, cls, name, **config):
@@ -98,12 +102,17 @@ class Rewriter:
             return self.track(output, name)
         return self._register(quantizer(output, update_range=False), quantizer)
 
-    def fuse(self, tensor):
-        self.fused.add(id(tensor))
+    def fuse(self, tensor, kind):
+        """Mark `tensor` as computed with the activation `kind` of a later layer fused."""
+        self.fused[id(tensor)] = kind
         return tensor
 
-    def is_fused(self, tensor):
-        return id(tensor) in self.fused
+    def fused_activation(self, tensor):
+        """The later activation already applied to `tensor` (None if none)."""
+        return self.fused.get(id(tensor))
+
+    def is_model_output(self, layer):
+        return "output" in self._consumers.get(id(layer), [])
 
     def only_consumer(self, layer):
         """The one layer that consumes `layer`'s output, or None (several, or an output)."""

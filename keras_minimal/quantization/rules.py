@@ -51,34 +51,56 @@ def _numpy(variable):
 
 
 # -- activations ---------------------------------------------------------------------------
-def activate(rewriter, x, kind, name, layer=None):
-    """`x` through the activation `kind` (computed by a copy of `layer`, or by a new
-    keras.layers.Activation of that kind), quantised as TFLite computes it."""
-    if kind == LINEAR or (kind in FUSABLE and rewriter.is_fused(x)):
+def activate(rewriter, x, name, function=None, layer=None, source=None):
+    """`x` through an activation `function` (or activation `layer`), quantised as
+    TFLite computes it: nothing to do for linear or a ReLU fused into the layer before,
+    a fixed output range for softmax, sigmoid, tanh and hard sigmoid, a tracked one
+    otherwise. `source`: the float layer computing it (whose output may be the model's)."""
+    kind = layer_activation_kind(layer) if layer is not None else activation_kind(function)
+    if kind == LINEAR or (kind in FUSABLE and rewriter.fused_activation(x) == kind):
         return x
     if kind in FIXED_RANGE_ACTIVATIONS:
-        return rewriter.fixed(rewriter.new(QuantizedActivation, name, activation=kind)(x))
+        output = rewriter.is_model_output(source or layer)
+        activation = rewriter.new(
+            QuantizedActivation, name, activation=kind, quantize_in_training=not output
+        )
+        return rewriter.fixed(activation(x))
     if layer is not None:
-        activation = rewriter.copy(layer)
+        compute = rewriter.copy(layer)
     else:
-        activation = rewriter.new(keras.layers.Activation, name, activation=kind)
-    return rewriter.track(activation(x), f"{activation.name}_quant")
+        compute = rewriter.new(keras.layers.Activation, name, activation=function)
+    return rewriter.track(compute(x), f"{compute.name}_quant")
 
 
 def _activation_layer(rewriter, layer, x, **kwargs):
-    kind = layer_activation_kind(layer)
-    return activate(rewriter, rewriter.quantized(x), kind, layer.name, layer)
+    return activate(rewriter, rewriter.quantized(x), layer.name, layer=layer)
 
 
 # -- convolutions and Dense ----------------------------------------------------------------
+# Layers that commute with ReLU and ReLU6 (x → max(x, 0) before or after them is the same):
+# a ReLU after them can be fused into the convolution before them.
+COMMUTE_WITH_RELU = (keras.layers.MaxPooling2D, keras.layers.ZeroPadding2D)
+
+
+def _activation_of(layer):
+    """The activation kind that `layer` applies first to its input, if it is one."""
+    if isinstance(layer, SeriesActivation):
+        return activation_kind(layer.activation)
+    return layer_activation_kind(layer)
+
+
 def _fused_activation(rewriter, layer, kind):
-    """(the activation the quantised layer computes, whether it is the next layer's)."""
+    """(the activation the quantised layer computes, whether it is a later layer's: a
+    ReLU/ReLU6 that is the only consumer of the layer's output, possibly through max
+    pooling or padding, as VanillaNet's series activations are)."""
     if kind in FUSABLE:
         return kind, False
     if kind == LINEAR:
         after = rewriter.only_consumer(layer)
-        if after is not None and layer_activation_kind(after) in FUSABLE:
-            return layer_activation_kind(after), True
+        while isinstance(after, COMMUTE_WITH_RELU):
+            after = rewriter.only_consumer(after)
+        if after is not None and _activation_of(after) in FUSABLE:
+            return _activation_of(after), True
     return LINEAR, False
 
 
@@ -92,9 +114,9 @@ def _weighted(rewriter, layer, x, build_layer, weights):
     quantized.set_weights(weights)
     y = rewriter.track(y, f"{layer.name}_quant")
     if from_next:
-        return rewriter.fuse(y)
+        return rewriter.fuse(y, fused)
     if kind != fused:
-        y = activate(rewriter, y, kind, f"{layer.name}_act")
+        y = activate(rewriter, y, f"{layer.name}_act", layer.activation, source=layer)
     return y
 
 
@@ -165,8 +187,7 @@ def _rescaling(rewriter, layer, x, **kwargs):
 
 
 def _series_activation(rewriter, layer, x, **kwargs):
-    kind = activation_kind(layer.activation)
-    y = activate(rewriter, rewriter.quantized(x), kind, f"{layer.name}_act")
+    y = activate(rewriter, rewriter.quantized(x), f"{layer.name}_act", layer.activation)
     depthwise = layer.depthwise
     kernel, bias = depthwise.get_weights()
     return _depthwise_from(
@@ -191,8 +212,10 @@ def _skip_init_gain(rewriter, layer, x, **kwargs):
 
 
 def _scaled_activation(rewriter, layer, x, **kwargs):
-    kind = activation_kind(layer.activation)
-    y = activate(rewriter, rewriter.quantized(x), kind, f"{layer.name}_act")
+    last = layer if layer.scale == 1.0 else None  # the activation is the layer's output
+    y = activate(
+        rewriter, rewriter.quantized(x), f"{layer.name}_act", layer.activation, source=last
+    )
     if layer.scale == 1.0:
         return y
     return _scale(rewriter, layer.name, y, layer.scale, per_channel=False, trainable=False)
@@ -210,7 +233,10 @@ def _layer_normalization(rewriter, layer, x, **kwargs):
 # -- shapes, pooling, merges -----------------------------------------------------------------
 def _same_grid(rewriter, layer, x, **kwargs):
     x = rewriter.quantized(x)
-    return rewriter.same_grid(rewriter.copy(layer)(x, **kwargs), x)
+    y = rewriter.same_grid(rewriter.copy(layer)(x, **kwargs), x)
+    if rewriter.fused_activation(x) and isinstance(layer, COMMUTE_WITH_RELU):
+        rewriter.fuse(y, rewriter.fused_activation(x))
+    return y
 
 
 def _average_pooling(rewriter, layer, x, **kwargs):

@@ -7,19 +7,9 @@ import pytest
 from keras import ops
 
 from keras_minimal.layers.fake_quant import fake_quantize, fake_quantize_weights
+from tests.numpy_reference import fake_quant as _numpy_fake_quant
 
 pytestmark = pytest.mark.multibackend
-
-
-def _numpy_fake_quant(x, low, high, narrow_range=False):
-    """TensorFlow's FakeQuantWithMinMaxVars: the zero point nudged onto the grid, values
-    clamped, rounded half up."""
-    quant_min, quant_max = (1 if narrow_range else 0), 255
-    scale = (high - low) / (quant_max - quant_min)
-    zero_point = np.clip(np.round(quant_min - low / scale), quant_min, quant_max)
-    nudged_low, nudged_high = (quant_min - zero_point) * scale, (quant_max - zero_point) * scale
-    clamped = np.clip(x, nudged_low, nudged_high)
-    return np.floor((clamped - nudged_low) / scale + 0.5) * scale + nudged_low
 
 
 def _grid_values(rng, low, high, shape):
