@@ -98,5 +98,6 @@ def quantize_aware(model, *, ema_decay=DEFAULT_EMA_DECAY):
         keras.Input(batch_shape=tensor.shape, dtype="float32", name=tensor.name)
         for tensor in model.inputs
     ]
+    rewriter.name_inputs(model.inputs, inputs)
     outputs = model._run_through_graph(inputs, call_fn=rewriter.call)
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs, name=f"{model.name}_qat")

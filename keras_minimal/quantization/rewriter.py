@@ -6,6 +6,8 @@ from keras_minimal.layers.activation_quantizer import ActivationQuantizer
 
 # The grid of a tensor whose range its own layer fixes (QuantizedActivation's output).
 FIXED_GRID = "fixed"
+# The names Keras gives an unnamed keras.Input (with a process-wide counter).
+_KERAS_INPUT_NAMES = ("input_layer", "keras_tensor")
 
 
 def _consumers(model):
@@ -43,6 +45,7 @@ class Rewriter:
         self._consumers = _consumers(model)
         self._reserved = {layer.name for layer in model._flatten_layers()}
         self._taken = set()
+        self._input_names = {}  # id(new model input) → the name of its quantiser
 
     def call(self, layer, *args, **kwargs):
         if isinstance(layer, keras.Model):
@@ -77,10 +80,22 @@ class Rewriter:
         return tensor
 
     def quantized(self, tensor):
-        """`tensor` on an 8-bit grid: a model input gets its own ActivationQuantizer."""
+        """`tensor` on an 8-bit grid: a model input gets its own ActivationQuantizer, named
+        after the input (by position when Keras named it: its name counts the inputs built
+        so far in the process, and a checkpoint must find the same name in a rebuilt model)."""
         if id(tensor) in self.grid:
             return tensor
-        return self.track(tensor, f"{tensor.name}_quant")
+        name = self._input_names.get(id(tensor)) or tensor._keras_history.operation.name
+        return self.track(tensor, f"{name}_quant")
+
+    def name_inputs(self, old_inputs, new_inputs):
+        """Remember the quantiser name of each new model input (see quantized)."""
+        for index, (old, new) in enumerate(zip(old_inputs, new_inputs, strict=True)):
+            name = old._keras_history.operation.name
+            if name.startswith(_KERAS_INPUT_NAMES):
+                name = "input" if len(old_inputs) == 1 else f"input_{index}"
+            self._input_names[id(new)] = name
+            self._tensors.append(new)
 
     def track(self, tensor, name, **options):
         """`tensor` fake-quantised over a new tracked range (ActivationQuantizer `name`)."""
