@@ -446,7 +446,11 @@ def export(
         path: a directory for "saved_model", a .tflite or .onnx file otherwise.
         format: "saved_model", "tflite" or "onnx" (opset `opset`, default 17).
         quantization: TFLite only: None (float32), "fp16" or "int8" (full-integer
-            post-training quantisation calibrated on `representative_data`).
+            post-training quantisation calibrated on `representative_data`). A
+            quantisation-aware model (keras_minimal.quantization.quantize_aware) exports
+            as "int8" with the ranges it trained (no representative_data) and is verified
+            against its own fake-quantised outputs; to ONNX with QuantizeLinear /
+            DequantizeLinear pairs over the same ranges.
         int8_io: int8 inputs and outputs too (with quantization="int8").
         include_preprocessing: None keeps the model's; True/False rebuilds it.
         batch_size: None for a dynamic batch dimension, an int for a static one.
