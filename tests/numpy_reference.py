@@ -64,3 +64,23 @@ def scaled_standardized_kernel(kernel, gain, epsilon, form):
         else:
             standardized[..., o] = gain[o] * (w - mean) / np.sqrt(max(variance * n, epsilon))
     return standardized
+
+
+def fake_quant(x, low, high, narrow_range=False):
+    """TensorFlow's FakeQuantWithMinMaxVars (8 bits): the zero point nudged onto the
+    grid, values clamped, rounded half up."""
+    quant_min, quant_max = (1 if narrow_range else 0), 255
+    scale = (high - low) / (quant_max - quant_min)
+    zero_point = np.clip(np.round(quant_min - low / scale), quant_min, quant_max)
+    nudged_low, nudged_high = (quant_min - zero_point) * scale, (quant_max - zero_point) * scale
+    clamped = np.clip(x, nudged_low, nudged_high)
+    return np.floor((clamped - nudged_low) / scale + 0.5) * scale + nudged_low
+
+
+def symmetric_int8(weights, axis=None):
+    """Weights rounded to int8 levels -127..127 with scale max|w| / 127 (per `axis`)."""
+    others = (
+        None if axis is None else tuple(i for i in range(weights.ndim) if i != axis % weights.ndim)
+    )
+    scale = np.abs(weights).max(axis=others, keepdims=True) / 127
+    return np.clip(np.round(weights / scale), -127, 127) * scale

@@ -16,7 +16,12 @@ BACKEND_SPECIFIC = {
     ("keras_minimal.training.distribute", "keras_minimal.training.distribute.jax"),
 }
 # Packages below applications: they must not import it.
-BELOW_APPLICATIONS = ("keras_minimal.weights", "keras_minimal.deploy", "keras_minimal.layers")
+BELOW_APPLICATIONS = (
+    "keras_minimal.weights",
+    "keras_minimal.deploy",
+    "keras_minimal.layers",
+    "keras_minimal.quantization",
+)
 
 
 def _modules():
@@ -105,7 +110,7 @@ def test_imports_inside_functions_only_load_one_backend_s_code():
     assert inside <= BACKEND_SPECIFIC, sorted(inside - BACKEND_SPECIFIC)
 
 
-def test_weights_deploy_and_layers_never_import_applications():
+def test_weights_deploy_quantization_and_layers_never_import_applications():
     offenders = [
         (name, target)
         for name, tree in MODULES.items()

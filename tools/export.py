@@ -5,6 +5,11 @@ r"""Fuse and export a model, then verify every artefact in its runtime and print
     python tools/export.py --keras_file=trained.keras --formats=tflite --quantization=int8 \
         --int8_io --representative_data=digits --output=exported/
     python tools/export.py --keras_file=trained.keras --nofuse --formats=onnx --output=out/
+    python tools/export.py --keras_file=runs/lc_qat/final.keras --formats=tflite \
+        --quantization=int8 --int8_io --representative_data=digits --output=exported/
+
+A quantisation-aware model (tools/train.py --qat) exports to full-integer TFLite with the
+ranges it trained: --representative_data then only verifies, nothing is calibrated.
 
 Exits non-zero (and says why) when an artefact does not run in its runtime or does not
 match the Keras model: on its logits, and on its probabilities too for a model that ends
@@ -33,7 +38,8 @@ flags.DEFINE_bool("int8_io", False, "int8 inputs and outputs (with --quantizatio
 flags.DEFINE_string(
     "representative_data",
     None,
-    "Calibration/verification images: 'digits' (bundled), an ImageFolder directory or a "
+    "Calibration/verification images (verification only for a quantisation-aware "
+    "model): 'digits' (bundled), an ImageFolder directory or a "
     "TFRecord pattern (through the evaluation preprocessing, normalised when the exported "
     "model has no preprocessing), or a .npy file of NHWC model inputs (used as they are).",
 )
@@ -100,6 +106,7 @@ def main(argv):
     del argv
     from keras_minimal.deploy import export_artefacts
     from keras_minimal.deploy.exporter import FORMATS
+    from keras_minimal.quantization import is_quantize_aware
 
     if not FLAGS.formats:
         raise app.UsageError(f"--formats is empty: name at least one of {FORMATS}.")
@@ -115,13 +122,15 @@ def main(argv):
         )
     model = load_model()
     data = load_images(model)
+    # A quantisation-aware model brings its int8 ranges: its images only verify.
+    images = "verification_data" if is_quantize_aware(model) else "representative_data"
     targets = [(f, quantization if f == "tflite" else None) for f in FLAGS.formats]
     results = export_artefacts(
         model,
         FLAGS.output,
         targets,
         name=FLAGS.name or FLAGS.model,
-        representative_data=data,
+        **{images: data},
         int8_io=FLAGS.int8_io,
         fuse=FLAGS.fuse,
         include_preprocessing={"keep": None, "yes": True, "no": False}[FLAGS.include_preprocessing],

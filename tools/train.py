@@ -5,6 +5,8 @@ r"""Train a model with a published recipe, resumably; a thin command line over t
     python tools/train.py --model=vanillanet_5 --data=tfds:imagenette/320px-v2 \
         --recipe=paper,epochs=100,learning_rate=2e-3 --batch_size=128 --output_dir=runs/x
     KERAS_BACKEND=jax python tools/train.py ... --strategy=data_parallel
+    python tools/train.py --qat=runs/lc/final.keras --model=pplcnet_x0_25 --data=... \
+        --recipe=paper,epochs=3 --output_dir=runs/lc_qat   # then tools/export.py --int8
 
 Progress: a Keras progress bar on a terminal, else one line per epoch with an ETA
 (--progress); --verbose also shows TensorFlow's own logging.
@@ -24,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app, flags  # noqa: E402
 
 from tools.cli import run  # noqa: E402
-from tools.model_flags import check_model_source  # noqa: E402
+from tools.model_flags import check_model_source, check_registered_model  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registered model name (see keras_minimal.list_models()).")
@@ -76,6 +78,16 @@ flags.DEFINE_enum(
     "bar: Keras' progress bar; epoch: one line per epoch with the ETA; auto: bar on a terminal, "
     "else epoch.",
 )
+flags.DEFINE_string(
+    "qat",
+    None,
+    "Fine-tune this trained model (a .keras file, e.g. a run's final.keras) with "
+    "quantisation-aware training: fused first (BatchNorm folded, VanillaNet merged), then "
+    "keras_minimal.quantization.quantize_aware; --recipe's learning rate x --qat_lr_scale, "
+    "no warmup, EMA or lambda schedule. --model, if given, names the recipe of --recipe=paper. "
+    "Export output_dir/final.keras with tools/export.py --quantization=int8.",
+)
+flags.DEFINE_float("qat_lr_scale", 0.1, "With --qat: the recipe's learning rate is scaled by it.")
 flags.mark_flag_as_required("output_dir")
 flags.mark_flag_as_required("data")
 
@@ -100,10 +112,35 @@ def open_data(spec, split, num_classes=None):
     )
 
 
+def quantize_aware_factory():
+    """(name for the recipe lookup, a callable building the QAT model of --qat)."""
+    import keras
+
+    from keras_minimal.quantization import quantize_aware
+
+    if FLAGS.model_config:
+        raise app.UsageError(
+            "--qat fine-tunes the model of its file: drop --model_config (use --model to name "
+            "the recipe of --recipe=paper)."
+        )
+    if FLAGS.model:
+        check_registered_model(FLAGS.model)
+    elif FLAGS.recipe.partition(",")[0] == "paper" or "=" in FLAGS.recipe.partition(",")[0]:
+        raise app.UsageError(
+            "--qat with the paper recipe needs --model naming the architecture of the "
+            "file (e.g. --model=pplcnet_x0_25), or name a recipe: --recipe=pplcnet_x0_25,..."
+        )
+    if not os.path.isfile(FLAGS.qat):
+        raise FileNotFoundError(f"--qat: no such file: {FLAGS.qat!r}")
+    return FLAGS.model, lambda: quantize_aware(keras.saving.load_model(FLAGS.qat))
+
+
 def model_factory():
     """(name for the recipe lookup, model argument for the Trainer)."""
     from keras_minimal.applications import families
 
+    if FLAGS.qat:
+        return quantize_aware_factory()
     check_model_source(FLAGS.model, FLAGS.model_config)
     if FLAGS.model:
         return FLAGS.model, FLAGS.model
@@ -121,11 +158,13 @@ def model_factory():
 def main(argv):
     del argv
     from keras_minimal.training.distribute import resolve_distribution
-    from keras_minimal.training.recipes import RECIPES, resolve_recipe
+    from keras_minimal.training.recipes import RECIPES, quantize_aware_recipe, resolve_recipe
     from tools.progress import Trainer
 
     name, model = model_factory()
     recipe = resolve_recipe(FLAGS.recipe, name, RECIPES)
+    if FLAGS.qat:
+        recipe = quantize_aware_recipe(recipe, FLAGS.qat_lr_scale)
     options = {}
     if FLAGS.strategy == "data_parallel" and FLAGS.num_processes:
         options = dict(
@@ -165,7 +204,8 @@ def main(argv):
         max_bad_fraction=FLAGS.max_bad_fraction,
     )
     print(
-        f"{name}: {recipe.optimizer}, global batch {trainer.global_batch_size} "
+        f"{name or trainer.model.name}: {recipe.optimizer}, "
+        f"global batch {trainer.global_batch_size} "
         f"({trainer.per_host_batch} per host, {distribution.num_replicas} replicas), "
         f"{trainer.steps_per_epoch} steps/epoch, {trainer.epochs} epochs, {trainer.precision}, "
         f"jit_compile={trainer.jit_compile}",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_minimal import model_families
+from keras_minimal.deploy import quantize_aware_export as qat
 from keras_minimal.deploy.logits import LOGITS, logits_model, output_kind
 from keras_minimal.deploy.onnx_graph import optimize_onnx_file
 from keras_minimal.deploy.parity import (
@@ -36,7 +37,7 @@ _KERAS_FORMATS = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "
 _NUMERICS = {None: "float32", "fp16": "float16", "int8": "int8"}
 # Images compared when num_verification is None: int8's verdict is a top-1 agreement,
 # a fraction that needs more than a handful of images to mean something.
-_DEFAULT_NUM_VERIFICATION = {"int8": 32}
+_DEFAULT_NUM_VERIFICATION = {"int8": 32, qat.NUMERICS: 32}
 _FLOAT_NUM_VERIFICATION = 8
 EXPORTED_GRAPH = "keras (exported graph)"
 # Each artefact is written into a hidden folder next to it, named after its writer.
@@ -66,6 +67,7 @@ def _check_arguments(
     num_verification,
     num_calibration,
     image_size=None,
+    quantize_aware=False,
 ):
     if format not in FORMATS:
         raise ValueError(f"Unknown export format. Choose one of {FORMATS}. Received: {format!r}")
@@ -79,7 +81,9 @@ def _check_arguments(
             f"ONNX opset must be in {SUPPORTED_OPSETS.start}..{SUPPORTED_OPSETS.stop - 1} (what "
             f"tf2onnx converts and onnxruntime runs; default {DEFAULT_OPSET}). Received: {opset!r}"
         )
-    if quantization == "int8" and representative_data is None:
+    if quantize_aware:
+        qat.check_arguments(format, quantization, representative_data)
+    elif quantization == "int8" and representative_data is None:
         raise ValueError(
             "int8 post-training quantisation needs representative_data: a few hundred "
             "preprocessed images like those the model will see (an array (N, H, W, C) or an "
@@ -123,7 +127,8 @@ def prepare_model(model, fuse=True, include_preprocessing=None, image_size=None)
     """The float32 Keras model that will be exported (fused, preprocessing and size as asked)."""
     check_not_quantized(model, "export")
     ours = model_families.is_ours(model)
-    if fuse:
+    # A quantisation-aware model is built from the fused graph, in float32.
+    if fuse and not qat.is_quantize_aware(model):
         if not ours:
             raise ValueError(
                 "fuse=True needs a model built by keras_minimal.applications; pass fuse=False "
@@ -185,11 +190,13 @@ def _reusable(data, batch_size, num_calibration):
 
 
 def _converter_options(
-    quantization, representative_data, int8_io, num_calibration, batch_size, calibrated
+    quantization, representative_data, int8_io, num_calibration, batch_size, calibrated, model
 ):
     """TFLite converter options; int8 calibration appends each batch's size to `calibrated`."""
     import tensorflow as tf
 
+    if qat.is_quantize_aware(model):
+        return qat.converter_options(int8_io)
     if quantization is None:
         return {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
     if quantization == "fp16":
@@ -239,7 +246,13 @@ def _write(
     calibrated = []
     if format == "tflite":
         options = _converter_options(
-            quantization, representative_data, int8_io, num_calibration, batch_size, calibrated
+            quantization,
+            representative_data,
+            int8_io,
+            num_calibration,
+            batch_size,
+            calibrated,
+            model,
         )
         model = with_banded_depthwise(model)
     elif format == "onnx":
@@ -248,7 +261,7 @@ def _write(
         tmp_path, format=_KERAS_FORMATS[format], input_signature=signature, verbose=False, **options
     )
     # Without a calibration image the converter leaves the graph in float, silently.
-    if quantization == "int8" and not calibrated:
+    if quantization == "int8" and not calibrated and not qat.is_quantize_aware(model):
         raise ValueError(
             "int8 calibration received no image from representative_data: it is empty, or a "
             "one-shot iterator that verification used up. Pass an array, a list or a "
@@ -364,14 +377,22 @@ def _keras_graph_check(original, model, inputs, reference, reference_logits):
     return compare(EXPORTED_GRAPH, "Keras", numerics, expected, reference, output_kind(model))
 
 
-def _runtime_check(format, threads, batch_size, path, numerics, inputs, tmp_path, expected, kind):
-    """`expected` against the artefact at `tmp_path` run in its runtime (reported as `path`)."""
+def _runtime_check(
+    format, threads, batch_size, path, numerics, inputs, tmp_path, expected, kind, step=None
+):
+    """`expected` against the artefact at `tmp_path` run in its runtime (reported as `path`);
+    `step`: the spacing of the output's 8-bit grid, when it has one."""
     runtime = RUNTIMES[format]
+    if numerics == qat.NUMERICS and format == "tflite":
+        leftover = sorted(set(qat.float_operators(tmp_path)))
+        if leftover:
+            problem = f"not full-integer: float operators left ({', '.join(leftover)})"
+            return failed_run(path, runtime, numerics, problem, kind)
     try:
         outputs = _run_in_batches(load_runtime(format, tmp_path, threads), inputs, batch_size)
     except Exception as error:  # the runtime's own error is the report
         return failed_run(path, runtime, numerics, error, kind)
-    return compare(path, runtime, numerics, expected, outputs, kind)
+    return compare(path, runtime, numerics, expected, outputs, kind, output_step=step)
 
 
 def failed_artefact_path(path):
@@ -425,7 +446,11 @@ def export(
         path: a directory for "saved_model", a .tflite or .onnx file otherwise.
         format: "saved_model", "tflite" or "onnx" (opset `opset`, default 17).
         quantization: TFLite only: None (float32), "fp16" or "int8" (full-integer
-            post-training quantisation calibrated on `representative_data`).
+            post-training quantisation calibrated on `representative_data`). A
+            quantisation-aware model (keras_minimal.quantization.quantize_aware) exports
+            as "int8" with the ranges it trained (no representative_data) and is verified
+            against its own fake-quantised outputs; to ONNX with QuantizeLinear /
+            DequantizeLinear pairs over the same ranges.
         int8_io: int8 inputs and outputs too (with quantization="int8").
         include_preprocessing: None keeps the model's; True/False rebuilds it.
         batch_size: None for a dynamic batch dimension, an int for a static one.
@@ -457,6 +482,7 @@ def export(
         `error.result.path` is the kept artefact.
     """
     path = os.fspath(path)
+    quantize_aware = qat.is_quantize_aware(model)
     _check_arguments(
         format,
         quantization,
@@ -469,12 +495,15 @@ def export(
         num_verification,
         num_calibration,
         image_size,
+        quantize_aware,
     )
     original = model
     model = prepare_model(model, fuse, include_preprocessing, image_size)
     _check_data_shape("representative_data", representative_data, model)
     _check_data_shape("verification_data", verification_data, model)
     numerics = _NUMERICS[quantization]
+    if quantize_aware and format != "saved_model":  # a SavedModel keeps the float FakeQuant ops
+        numerics = qat.NUMERICS
     if num_verification is None:
         num_verification = _DEFAULT_NUM_VERIFICATION.get(numerics, _FLOAT_NUM_VERIFICATION)
     inputs = _verification_inputs(
@@ -520,8 +549,8 @@ def export(
         if twin is not None:
             logits_path = os.path.join(tmp_dir, "logits" + suffix)
             _write(twin, logits_path, *options)
-            checks.append(verify(logits_path, reference_logits, LOGITS))
-        checks.append(verify(tmp_path, reference, kind))
+            checks.append(verify(logits_path, reference_logits, LOGITS, qat.output_step(twin)))
+        checks.append(verify(tmp_path, reference, kind, qat.output_step(model)))
         # Only a verified artefact takes the path (and replaces what was there).
         if not all(check.passed for check in checks):
             path = failed_artefact_path(path)
@@ -541,7 +570,8 @@ def export(
         "opset": opset if format == "onnx" else None,
         "batch_size": batch_size,
         "input_shape": list(input_shape_of(model)),
-        "fused": bool(fuse),
+        "fused": bool(fuse) or quantize_aware,
+        "quantize_aware": quantize_aware,
         "outputs": kind,
         "num_verification_inputs": len(inputs),
     }
@@ -586,6 +616,7 @@ def check_export_arguments(model, path, format, **options):
         arguments["num_verification"],
         arguments["num_calibration"],
         arguments["image_size"],
+        qat.is_quantize_aware(model),
     )
 
 

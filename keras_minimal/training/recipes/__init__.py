@@ -4,6 +4,7 @@ import dataclasses
 
 from keras_minimal.training.recipes import convnext, nfnet, pplcnet, vanillanet
 from keras_minimal.training.recipes.overrides import apply_overrides, resolve_recipe
+from keras_minimal.training.recipes.quantize_aware import quantize_aware_recipe
 from keras_minimal.training.recipes.schema import Recipe
 
 RECIPES = {**vanillanet.RECIPES, **convnext.RECIPES, **nfnet.RECIPES, **pplcnet.RECIPES}
@@ -36,5 +37,6 @@ __all__ = [
     "apply_overrides",
     "evaluation_settings",
     "get_recipe",
+    "quantize_aware_recipe",
     "resolve_recipe",
 ]
