@@ -4,11 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal.deploy.onnx_graph import fuse_hard_swish, pointwise_matmuls_to_conv
-
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish  # noqa: E402
+from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv  # noqa: E402
 
 
 def _scalar(name, value):

@@ -1,0 +1,11 @@
+"""The rewrites in the order they enable one another."""
+
+from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish
+from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv
+
+REWRITES = (fuse_hard_swish, pointwise_matmuls_to_conv)
+
+
+def rewrite_model(model):
+    """Apply each rewrite to `model` in place; returns how many patterns were replaced."""
+    return sum(rewrite(model) for rewrite in REWRITES)
