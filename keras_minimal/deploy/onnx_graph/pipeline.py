@@ -1,9 +1,10 @@
 """The rewrites in the order they enable one another."""
 
+from keras_minimal.deploy.onnx_graph.grouped_conv import merge_grouped_convolutions
 from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish
 from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv
 
-REWRITES = (fuse_hard_swish, pointwise_matmuls_to_conv)
+REWRITES = (merge_grouped_convolutions, fuse_hard_swish, pointwise_matmuls_to_conv)
 
 
 def rewrite_model(model):
