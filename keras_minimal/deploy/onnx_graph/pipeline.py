@@ -3,8 +3,15 @@
 from keras_minimal.deploy.onnx_graph.grouped_conv import merge_grouped_convolutions
 from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish
 from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv
+from keras_minimal.deploy.onnx_graph.static_shapes import fold_static_shapes
 
-REWRITES = (merge_grouped_convolutions, fuse_hard_swish, pointwise_matmuls_to_conv)
+# Constant shapes first: the pattern rewrites match Reshapes by their constant targets.
+REWRITES = (
+    fold_static_shapes,
+    merge_grouped_convolutions,
+    fuse_hard_swish,
+    pointwise_matmuls_to_conv,
+)
 
 
 def rewrite_model(model):

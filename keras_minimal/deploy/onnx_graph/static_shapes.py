@@ -1,0 +1,109 @@
+"""tf2onnx computes the target of a Reshape at run time (Shape → Gather → Cast → Concat)
+whenever the batch is dynamic, even though every other dimension is known. ONNX shape
+inference knows them too: each such Reshape gets a constant target ([-1, d1, ...] for a
+dynamic batch), a Reshape that changes nothing goes, and whatever depends only on constants
+is computed once here instead of at every call."""
+
+import numpy as np
+from onnx import helper, numpy_helper, shape_inference
+from onnx.reference import ReferenceEvaluator
+
+from keras_minimal.deploy.onnx_graph.graph import Graph
+from keras_minimal.deploy.onnx_graph.shape_values import reshape_target, shape_values
+
+# Operators whose value is not a function of their inputs alone.
+_NOT_FOLDABLE = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike"}
+_NOT_FOLDABLE |= {"Multinomial", "Bernoulli", "Constant"}
+
+
+def _inferred_shapes(model):
+    """name → list of dims (an int, or the symbol's name for an unknown one)."""
+    inferred = shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {}
+    for info in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
+        if not info.type.tensor_type.HasField("shape"):
+            continue
+        dims = info.type.tensor_type.shape.dim
+        shapes[info.name] = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
+    return shapes
+
+
+def _evaluate(node, values):
+    """The outputs of `node` on constant inputs, by onnx's reference implementation."""
+    evaluator = ReferenceEvaluator(
+        helper.make_graph(
+            [node],
+            "fold",
+            [helper.make_tensor_value_info(name, 0, None) for name in node.input if name],
+            [helper.make_tensor_value_info(name, 0, None) for name in node.output],
+        )
+    )
+    return evaluator.run(None, {name: values[name] for name in node.input if name})
+
+
+def _is_no_op_reshape(g, node, shapes):
+    """A Reshape to the shape its input has (the batch, if unknown, is the one entry left)."""
+    before, target = shapes.get(node.input[0]), g.constants.get(node.input[1])
+    if (
+        before is None
+        or target is None
+        or len(before) != target.size
+        or node.output[0] in g.outputs
+    ):
+        return False
+    rest = before[1:]
+    if not all(isinstance(d, int) and d > 0 for d in rest) or list(target[1:]) != rest:
+        return False
+    return target[0] in (-1, 0) or target[0] == before[0]
+
+
+def fold_static_shapes(model):
+    """Give each Reshape a constant target, drop the Reshapes that change nothing, and fold
+    every node whose inputs are all constants, in place.
+
+    Returns the number of nodes replaced or removed.
+    """
+    shapes = _inferred_shapes(model)
+    g = Graph(model.graph)
+    partial = shape_values(g, shapes)
+    changed, removed, renamed = 0, set(), {}
+    for i, node in enumerate(g.nodes):
+        for k, name in enumerate(node.input):
+            node.input[k] = renamed.get(name, name)
+        if node.op_type == "Shape" and all(
+            v is not None for v in partial.get(node.output[0], [None])
+        ):
+            g.constants[node.output[0]] = partial[node.output[0]].astype("int64")
+            removed.add(i)
+            changed += 1
+            continue
+        if node.op_type == "Reshape" and node.input[1] not in g.constants:
+            target = reshape_target(partial.get(node.input[1]))
+            if target is not None:
+                g.constants[f"{node.input[1]}/static"] = target
+                node.input[1] = f"{node.input[1]}/static"
+                changed += 1
+        if node.op_type == "Reshape" and _is_no_op_reshape(g, node, shapes):
+            renamed[node.output[0]] = node.input[0]
+            removed.add(i)
+            changed += 1
+            continue
+        inputs = [name for name in node.input if name]
+        if node.op_type in _NOT_FOLDABLE or not inputs:
+            continue
+        if all(name in g.constants for name in inputs):
+            for name, value in zip(node.output, _evaluate(node, g.constants), strict=True):
+                g.constants[name] = np.asarray(value)
+            removed.add(i)
+            changed += 1
+    if changed:
+        kept = [node for i, node in enumerate(g.nodes) if i not in removed]
+        produced = {name for node in kept for name in node.output}
+        read = {name for node in kept for name in node.input} | g.outputs
+        new_initializers = [
+            numpy_helper.from_array(g.constants[name], name)
+            for name in sorted(read - produced - set(g.initializers))
+            if name in g.constants
+        ]
+        g.rebuild(removed, {}, new_initializers)
+    return changed
