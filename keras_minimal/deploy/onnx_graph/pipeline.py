@@ -3,6 +3,7 @@
 from keras_minimal.deploy.onnx_graph.grouped_conv import merge_grouped_convolutions
 from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish
 from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv
+from keras_minimal.deploy.onnx_graph.squeeze_excite import squeeze_excite_in_nchw
 from keras_minimal.deploy.onnx_graph.static_shapes import fold_static_shapes
 
 # Constant shapes first: the pattern rewrites match Reshapes by their constant targets.
@@ -11,6 +12,7 @@ REWRITES = (
     merge_grouped_convolutions,
     fuse_hard_swish,
     pointwise_matmuls_to_conv,
+    squeeze_excite_in_nchw,
 )
 
 
