@@ -2,6 +2,7 @@
 
 from keras_minimal.deploy.onnx_graph.grouped_conv import merge_grouped_convolutions
 from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish
+from keras_minimal.deploy.onnx_graph.pad_into_conv import fold_pads_into_conv
 from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv
 from keras_minimal.deploy.onnx_graph.squeeze_excite import squeeze_excite_in_nchw
 from keras_minimal.deploy.onnx_graph.static_shapes import fold_static_shapes
@@ -13,6 +14,7 @@ REWRITES = (
     fuse_hard_swish,
     pointwise_matmuls_to_conv,
     squeeze_excite_in_nchw,
+    fold_pads_into_conv,
 )
 
 

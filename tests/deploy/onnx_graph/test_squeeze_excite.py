@@ -22,7 +22,14 @@ W2, B2 = _RNG.normal(size=(HIDDEN, C)).astype("float32"), _RNG.normal(size=C).as
 
 
 def _weights():
-    return {"w1": W1, "b1": B1, "w2": W2, "b2": B2, "two": np.float32(2.0), "three": np.float32(3.0)}
+    return {
+        "w1": W1,
+        "b1": B1,
+        "w2": W2,
+        "b2": B2,
+        "two": np.float32(2.0),
+        "three": np.float32(3.0),
+    }
 
 
 def _tensordot_gate():
