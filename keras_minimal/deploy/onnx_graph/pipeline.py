@@ -1,5 +1,6 @@
 """The rewrites in the order they enable one another."""
 
+from keras_minimal.deploy.onnx_graph.gelu import canonical_gelu
 from keras_minimal.deploy.onnx_graph.grouped_conv import merge_grouped_convolutions
 from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish
 from keras_minimal.deploy.onnx_graph.pad_into_conv import fold_pads_into_conv
@@ -15,6 +16,7 @@ REWRITES = (
     pointwise_matmuls_to_conv,
     squeeze_excite_in_nchw,
     fold_pads_into_conv,
+    canonical_gelu,
 )
 
 

@@ -92,3 +92,11 @@ def images(batch_size, side, seed=0):
 
 def is_tensorflow():
     return keras.backend.backend() == "tensorflow"
+
+
+def optimized_by_onnxruntime(model, tmp_path):
+    """The operators onnxruntime runs for `model` after its graph optimisations (fusions)."""
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return op_counts(onnx.load(options.optimized_model_filepath))

@@ -15,6 +15,7 @@ from tests.deploy.onnx_graph.graphs import (  # noqa: E402
     images,
     is_tensorflow,
     op_counts,
+    optimized_by_onnxruntime,
     randomize_weights,
     rewritten,
     tf2onnx_graph,
@@ -35,7 +36,7 @@ def _clean_graph(model, tmp_path, batch_size):
     new, _ = rewritten(original, rewrite_model)
     for batch in (1, 2) if batch_size is None else (batch_size,):
         assert_same_outputs(original, new, images(batch, SIDE))
-    return op_counts(original), op_counts(new)
+    return op_counts(original), op_counts(new), optimized_by_onnxruntime(new, tmp_path)
 
 
 @pytest.mark.parametrize("batch_size", [1, None])
@@ -43,7 +44,7 @@ def test_nfnet(tmp_path, batch_size):
     model = NFNet(
         **NFNET_CONFIG, classes=10, classifier_activation=None, input_shape=(SIDE,) * 2 + (3,)
     )
-    before, after = _clean_graph(model, tmp_path, batch_size)
+    before, after, fused = _clean_graph(model, tmp_path, batch_size)
     se_dense = [layer for layer in model.layers if "_se_fc" in layer.name]
     assert len(se_dense) == 10
     # One Conv per convolution layer (grouped ones included) and per squeeze-excite Dense.
@@ -51,12 +52,13 @@ def test_nfnet(tmp_path, batch_size):
     assert after["Transpose"] == 1  # the NHWC input, once
     assert after["MatMul"] + after["Gemm"] == 1  # the classifier
     assert [after[op] for op in SHAPE_ARITHMETIC] == [0] * len(SHAPE_ARITHMETIC)
+    assert fused["Gelu"] == before["Erf"] > 0 and fused["Erf"] == 0  # every GELU one kernel
 
 
 @pytest.mark.parametrize("batch_size", [1, None])
 def test_pplcnet(tmp_path, batch_size):
     model = PPLCNet(0.5, classes=10, classifier_activation=None, input_shape=(SIDE,) * 2 + (3,))
-    before, after = _clean_graph(model, tmp_path, batch_size)
+    before, after, _ = _clean_graph(model, tmp_path, batch_size)
     assert before["Pad"] == 4 and after["Pad"] == 0  # the four stride-2 depthwise convolutions
     se_dense = [layer for layer in model.layers if "_se_conv" in layer.name]
     assert len(se_dense) == 4
