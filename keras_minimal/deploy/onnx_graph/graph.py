@@ -1,7 +1,7 @@
 """An index over an ONNX GraphProto that the rewrites share: producers, consumers, constants."""
 
 import numpy as np
-from onnx import NodeProto, helper, numpy_helper
+from onnx import NodeProto, helper, numpy_helper, shape_inference
 
 TO_NHWC, TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 
@@ -20,7 +20,7 @@ class Graph:
         self.producer = {out: i for i, node in enumerate(self.nodes) for out in node.output}
         self.consumers = {}
         for i, node in enumerate(self.nodes):
-            for name in node.input:
+            for name in dict.fromkeys(node.input):  # x · x is one consumer of x
                 self.consumers.setdefault(name, []).append(i)
         self.outputs = {output.name for output in graph.output}
 
@@ -80,3 +80,15 @@ def other_input(node, name):
 
 def opset_of(model):
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def inferred_shapes(model):
+    """name → list of dims (an int, or the symbol's name for an unknown one)."""
+    inferred = shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {}
+    for info in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
+        if not info.type.tensor_type.HasField("shape"):
+            continue
+        dims = info.type.tensor_type.shape.dim
+        shapes[info.name] = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
+    return shapes

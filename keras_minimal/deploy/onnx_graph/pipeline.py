@@ -3,6 +3,7 @@
 from keras_minimal.deploy.onnx_graph.gelu import canonical_gelu
 from keras_minimal.deploy.onnx_graph.grouped_conv import merge_grouped_convolutions
 from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish
+from keras_minimal.deploy.onnx_graph.layer_norm import fuse_layer_norm
 from keras_minimal.deploy.onnx_graph.pad_into_conv import fold_pads_into_conv
 from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv
 from keras_minimal.deploy.onnx_graph.squeeze_excite import squeeze_excite_in_nchw
@@ -17,6 +18,7 @@ REWRITES = (
     squeeze_excite_in_nchw,
     fold_pads_into_conv,
     canonical_gelu,
+    fuse_layer_norm,
 )
 
 

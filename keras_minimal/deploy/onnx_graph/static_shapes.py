@@ -5,27 +5,15 @@ dynamic batch), a Reshape that changes nothing goes, and whatever depends only o
 is computed once here instead of at every call."""
 
 import numpy as np
-from onnx import helper, numpy_helper, shape_inference
+from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from keras_minimal.deploy.onnx_graph.graph import Graph
+from keras_minimal.deploy.onnx_graph.graph import Graph, inferred_shapes
 from keras_minimal.deploy.onnx_graph.shape_values import reshape_target, shape_values
 
 # Operators whose value is not a function of their inputs alone.
 _NOT_FOLDABLE = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike"}
 _NOT_FOLDABLE |= {"Multinomial", "Bernoulli", "Constant"}
-
-
-def _inferred_shapes(model):
-    """name → list of dims (an int, or the symbol's name for an unknown one)."""
-    inferred = shape_inference.infer_shapes(model, data_prop=True)
-    shapes = {}
-    for info in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-        if not info.type.tensor_type.HasField("shape"):
-            continue
-        dims = info.type.tensor_type.shape.dim
-        shapes[info.name] = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
-    return shapes
 
 
 def _evaluate(node, values):
@@ -63,7 +51,7 @@ def fold_static_shapes(model):
 
     Returns the number of nodes replaced or removed.
     """
-    shapes = _inferred_shapes(model)
+    shapes = inferred_shapes(model)
     g = Graph(model.graph)
     partial = shape_values(g, shapes)
     changed, removed, renamed = 0, set(), {}

@@ -7,7 +7,8 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tf2onnx")
 
-from keras_minimal.applications import NFNet, PPLCNet  # noqa: E402
+from keras_minimal.applications import ConvNeXt, NFNet, PPLCNet  # noqa: E402
+from keras_minimal.applications.convnext.variants import TEST_CONFIG as CONVNEXT_CONFIG  # noqa: E402
 from keras_minimal.applications.nfnet.variants import TEST_CONFIG as NFNET_CONFIG  # noqa: E402
 from keras_minimal.deploy.onnx_graph.pipeline import rewrite_model  # noqa: E402
 from tests.deploy.onnx_graph.graphs import (  # noqa: E402
@@ -68,3 +69,20 @@ def test_pplcnet(tmp_path, batch_size):
     assert after["MatMul"] + after["Gemm"] == 1  # the classifier
     # Only the flatten before the classifier reshapes.
     assert after["Reshape"] + after["Flatten"] + after["Squeeze"] == 1
+
+
+@pytest.mark.parametrize("batch_size", [1, None])
+def test_convnext(tmp_path, batch_size):
+    model = ConvNeXt(
+        **CONVNEXT_CONFIG, classes=10, classifier_activation=None, input_shape=(SIDE,) * 2 + (3,)
+    )
+    before, after, fused = _clean_graph(model, tmp_path, batch_size)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.LayerNormalization)]
+    blocks = sum(CONVNEXT_CONFIG["depths"])
+    assert after["LayerNormalization"] == len(norms) and after["ReduceMean"] == 0
+    # The input's, each block's pair around its MLP (as timm's), and a pair around each
+    # LayerNorm of NCHW activations outside the blocks (stem, downsampling), as timm's
+    # LayerNorm2d exports.
+    outside_blocks = len(norms) - blocks - 1  # the head's normalises pooled (N, C) vectors
+    assert after["Transpose"] == 1 + 2 * blocks + 2 * outside_blocks
+    assert fused["Gelu"] + fused["BiasGelu"] == before["Erf"] == blocks and fused["Erf"] == 0
