@@ -8,6 +8,7 @@ from keras_minimal.deploy.onnx_graph.pad_into_conv import fold_pads_into_conv
 from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv
 from keras_minimal.deploy.onnx_graph.squeeze_excite import squeeze_excite_in_nchw
 from keras_minimal.deploy.onnx_graph.static_shapes import fold_static_shapes
+from keras_minimal.deploy.onnx_graph.tensordot import matmul_without_reshapes
 
 # Constant shapes first: the pattern rewrites match Reshapes by their constant targets.
 REWRITES = (
@@ -19,6 +20,7 @@ REWRITES = (
     fold_pads_into_conv,
     canonical_gelu,
     fuse_layer_norm,
+    matmul_without_reshapes,
 )
 
 

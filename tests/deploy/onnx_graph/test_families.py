@@ -80,6 +80,7 @@ def test_convnext(tmp_path, batch_size):
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.LayerNormalization)]
     blocks = sum(CONVNEXT_CONFIG["depths"])
     assert after["LayerNormalization"] == len(norms) and after["ReduceMean"] == 0
+    assert [after[op] for op in SHAPE_ARITHMETIC] == [0] * len(SHAPE_ARITHMETIC)  # MLP: MatMul
     # The input's, each block's pair around its MLP (as timm's), and a pair around each
     # LayerNorm of NCHW activations outside the blocks (stem, downsampling), as timm's
     # LayerNorm2d exports.
