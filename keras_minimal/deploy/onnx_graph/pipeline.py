@@ -2,6 +2,7 @@
 
 from keras_minimal.deploy.onnx_graph.gelu import canonical_gelu
 from keras_minimal.deploy.onnx_graph.grouped_conv import merge_grouped_convolutions
+from keras_minimal.deploy.onnx_graph.hard_sigmoid import fuse_hard_sigmoid
 from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish
 from keras_minimal.deploy.onnx_graph.layer_norm import fuse_layer_norm
 from keras_minimal.deploy.onnx_graph.pad_into_conv import fold_pads_into_conv
@@ -17,6 +18,7 @@ REWRITES = (
     fuse_hard_swish,
     pointwise_matmuls_to_conv,
     squeeze_excite_in_nchw,
+    fuse_hard_sigmoid,
     fold_pads_into_conv,
     canonical_gelu,
     fuse_layer_norm,

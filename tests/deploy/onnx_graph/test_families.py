@@ -65,6 +65,7 @@ def test_pplcnet(tmp_path, batch_size):
     assert len(se_dense) == 4
     assert after["Conv"] == len(_conv_layers(model)) + len(se_dense)
     assert after["HardSwish"] == 28
+    assert after["HardSigmoid"] == 2 and after["Clip"] == 0  # the squeeze-excite gates
     assert after["Transpose"] == 1
     assert after["MatMul"] + after["Gemm"] == 1  # the classifier
     # Only the flatten before the classifier reshapes.
