@@ -36,6 +36,20 @@ def _single(g, name, op_type):
     return g.only_consumer(name, op_type)
 
 
+def _times_gamma(g, inv_std):
+    """(node, γ) of the node that scales 1/σ by γ: Mul by a constant, or, for γ = 1, the
+    Expand that tf2onnx writes instead."""
+    k = _single(g, inv_std, "Mul")
+    if k is not None:
+        gamma = g.constants.get(other_input(g.nodes[k], inv_std))
+        return (k, gamma) if gamma is not None else (None, None)
+    k = _single(g, inv_std, "Expand")
+    shape = None if k is None else g.constants.get(g.nodes[k].input[1])
+    if shape is None:
+        return None, None
+    return k, np.ones([int(d) for d in shape], "float32")
+
+
 def _match(g, m, rank):
     """The nodes, x, axis, ε, γ, β and output of the LayerNorm whose mean is ReduceMean m."""
     node = g.nodes[m]
@@ -66,11 +80,8 @@ def _match(g, m, rank):
     reciprocal = sqrt is not None and _single(g, g.nodes[sqrt].output[0], "Reciprocal")
     if not reciprocal:
         return None
-    k = _single(g, g.nodes[reciprocal].output[0], "Mul")
-    gamma = k is not None and g.constants.get(
-        other_input(g.nodes[k], g.nodes[reciprocal].output[0])
-    )
-    if k is None or gamma is None:
+    k, gamma = _times_gamma(g, g.nodes[reciprocal].output[0])
+    if k is None:
         return None
     k_out = g.nodes[k].output[0]
     muls = g.consumers.get(k_out, [])

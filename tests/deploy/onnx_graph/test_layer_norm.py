@@ -96,3 +96,17 @@ def test_a_different_reduction_is_left_alone():
     original.graph.node[4].attribute[0].ints[:] = [2]  # variance over H, not over C
     new, count = rewritten(original, fuse_layer_norm)
     assert count == 0 and op_counts(new)["ReduceMean"] == 2
+
+
+def test_unit_gamma_written_as_expand_is_recognised():
+    # With γ = 1 tf2onnx broadcasts 1/σ with Expand instead of multiplying by γ.
+    original = _graph("last")
+    k = next(node for node in original.graph.node if node.output[0] == "k")
+    k.op_type, k.input[1] = "Expand", "expand_to"
+    original.graph.initializer.append(
+        helper.make_tensor("expand_to", 7, [2], np.array([1, C], "int64"))
+    )
+    new, count = rewritten(original, fuse_layer_norm)
+    assert count == 1 and list(op_counts(new).elements()) == ["LayerNormalization"]
+    x = np.random.default_rng(1).normal(3.0, 2.0, (2, C)).astype("float32")
+    assert_same_outputs(original, new, x)
