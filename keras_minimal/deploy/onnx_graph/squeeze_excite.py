@@ -10,7 +10,13 @@ NCHW feature map: no Reshape, no Transpose.
 import numpy as np
 from onnx import helper, numpy_helper
 
-from keras_minimal.deploy.onnx_graph.graph import TO_NCHW, TO_NHWC, Graph, other_input
+from keras_minimal.deploy.onnx_graph.graph import (
+    TO_NCHW,
+    TO_NHWC,
+    Graph,
+    inferred_shapes,
+    other_input,
+)
 
 _ELEMENTWISE = {"Relu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Clip"}
 _SCALAR_OPERAND = {"Mul", "Div", "Add", "Sub"}
@@ -20,8 +26,8 @@ _RESHAPES = {"Reshape", "Squeeze", "Unsqueeze", "Flatten"}
 class _Chain:
     """The NCHW nodes that replace a gate chain, built while walking it."""
 
-    def __init__(self, g, start):
-        self.g, self.channels = g, None
+    def __init__(self, g, start, channels):
+        self.g, self.channels = g, channels
         self.previous = start  # the original graph's tensor reached so far
         self.current = start  # the tensor that holds its numbers in NCHW
         self.nodes, self.initializers, self.removed = [], [], []
@@ -59,25 +65,46 @@ def _vector_bias(g, name, channels):
     return value.reshape(channels)
 
 
+def _keeps_samples(g, i, channels):
+    """Reshape-like node i keeps the batch axis and each sample's `channels` numbers."""
+    node = g.nodes[i]
+    if node.op_type == "Flatten":
+        return g.attribute(i, "axis", 1) == 1
+    operand = g.constants.get(node.input[1]) if len(node.input) > 1 else None
+    if node.op_type == "Reshape":
+        if operand is None or operand.ndim != 1 or operand.size < 2:
+            return False
+        rest = [int(d) for d in operand[1:]]  # the first entry is then the batch
+        return min(rest) > 0 and int(np.prod(rest)) == channels
+    axes = operand if operand is not None else g.attribute(i, "axes")
+    return axes is not None and 0 not in [int(a) for a in np.ravel(axes)]
+
+
 def _step(chain, i):
     """Translate node i of the chain; False when it is not a per-sample vector operation."""
     g, node = chain.g, chain.g.nodes[i]
     op = node.op_type
     if op in _RESHAPES:  # (N, C), (N, C, 1, 1) and (N, 1, 1, C) hold the same numbers
+        if not _keeps_samples(g, i, chain.channels):
+            return False
         chain.removed.append(i)
         return True
     if node.input[0] != chain.previous and op in ("MatMul", "Gemm"):
         return False
-    if op == "MatMul" and node.input[1] in g.constants and g.constants[node.input[1]].ndim == 2:
-        chain.add_conv(i, g.constants[node.input[1]], None)
+    kernel = g.constants.get(node.input[1]) if op in ("MatMul", "Gemm") else None
+    if kernel is not None and (kernel.ndim != 2 or chain.channels not in kernel.shape):
+        return False
+    if op == "MatMul" and kernel is not None and kernel.shape[0] == chain.channels:
+        chain.add_conv(i, kernel, None)
         return True
-    if op == "Gemm" and node.input[1] in g.constants:
+    if op == "Gemm" and kernel is not None:
         if g.attribute(i, "transA", 0) or g.attribute(i, "alpha", 1.0) != 1.0:
             return False
         if g.attribute(i, "beta", 1.0) != 1.0:
             return False
-        kernel = g.constants[node.input[1]]
         kernel = kernel.T if g.attribute(i, "transB", 0) else kernel
+        if kernel.shape[0] != chain.channels:
+            return False
         bias = None
         if len(node.input) > 2:
             bias = g.constants.get(node.input[2])
@@ -132,12 +159,16 @@ def _feature_map_product(g, mul, gate):
 
 def squeeze_excite_in_nchw(model):
     """Rewrite each pooled-vector gate chain in NCHW, in place. Returns the number rewritten."""
+    shapes = inferred_shapes(model)
     g = Graph(model.graph)
     removed, replacement, new_initializers, rewritten = set(), {}, [], 0
     for node in g.nodes:
-        if node.op_type != "GlobalAveragePool":
+        pooled = shapes.get(node.output[0])
+        if node.op_type != "GlobalAveragePool" or pooled is None or len(pooled) != 4:
             continue
-        chain = _Chain(g, node.output[0])
+        if not isinstance(pooled[1], int) or pooled[1] <= 0:
+            continue
+        chain = _Chain(g, node.output[0], pooled[1])
         i = _single_consumer(g, chain.previous)
         while i is not None and not _applies_gate(g, i, chain.previous):
             if not _step(chain, i):

@@ -8,15 +8,18 @@ import numpy as np
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from keras_minimal.deploy.onnx_graph.graph import Graph, inferred_shapes
+from keras_minimal.deploy.onnx_graph.graph import Graph, inferred_shapes, opset_of
 from keras_minimal.deploy.onnx_graph.shape_values import reshape_target, shape_values
 
 # Operators whose value is not a function of their inputs alone.
 _NOT_FOLDABLE = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike"}
 _NOT_FOLDABLE |= {"Multinomial", "Bernoulli", "Constant"}
+# A folded result larger than this (and than its inputs) stays computed: folding must not
+# grow the file (an Expand of a scalar to a feature map's size, say).
+_MAX_GROWTH = 1024
 
 
-def _evaluate(node, values):
+def _evaluate(node, values, opset):
     """The outputs of `node` on constant inputs, by onnx's reference implementation."""
     evaluator = ReferenceEvaluator(
         helper.make_graph(
@@ -24,7 +27,8 @@ def _evaluate(node, values):
             "fold",
             [helper.make_tensor_value_info(name, 0, None) for name in node.input if name],
             [helper.make_tensor_value_info(name, 0, None) for name in node.output],
-        )
+        ),
+        opsets={"": opset},
     )
     return evaluator.run(None, {name: values[name] for name in node.input if name})
 
@@ -77,11 +81,14 @@ def fold_static_shapes(model):
             changed += 1
             continue
         inputs = [name for name in node.input if name]
-        if node.op_type in _NOT_FOLDABLE or not inputs:
+        if node.op_type in _NOT_FOLDABLE or node.domain not in ("", "ai.onnx") or not inputs:
             continue
         if all(name in g.constants for name in inputs):
-            for name, value in zip(node.output, _evaluate(node, g.constants), strict=True):
-                g.constants[name] = np.asarray(value)
+            values = [np.asarray(v) for v in _evaluate(node, g.constants, opset_of(model))]
+            size_in = sum(g.constants[name].size for name in inputs)
+            if sum(v.size for v in values) > max(size_in, _MAX_GROWTH):
+                continue
+            g.constants.update(zip(node.output, values, strict=True))
             removed.add(i)
             changed += 1
     if changed:

@@ -123,3 +123,15 @@ def test_a_product_left_in_nhwc_is_left_alone():
     original = _se_graph(_tensordot_gate, back_to_nchw=False)
     new, count = rewritten(original, squeeze_excite_in_nchw)
     assert count == 0 and op_counts(new)["MatMul"] == 2
+
+
+def test_a_reshape_across_samples_ends_the_gate():
+    # (N, C) → (1, N·C) mixes the samples: the chain cannot be computed per sample in NCHW.
+    original = _se_graph(_tensordot_gate)
+    original.graph.initializer.append(
+        helper.make_tensor("across", 7, [2], np.array([1, -1], "int64"))
+    )
+    first = next(node for node in original.graph.node if node.op_type == "Reshape")
+    first.input[1] = "across"
+    new, count = rewritten(original, squeeze_excite_in_nchw)
+    assert count == 0 and op_counts(new)["MatMul"] == 2

@@ -91,3 +91,24 @@ def test_dynamic_batch_convnext_has_no_shape_arithmetic(tmp_path):
     assert counts["Reshape"] < op_counts(original)["Reshape"]
     for batch in (1, 2):
         assert_same_outputs(original, new, images(batch, 32))
+
+
+def _constant_graph(fill_shape):
+    """y = x + Expand(2.0, fill_shape): the Expand reads only constants."""
+    nodes = [
+        helper.make_node("Expand", ["two", "fill_shape"], ["filled"]),
+        helper.make_node("Add", ["x", "filled"], ["y"]),
+    ]
+    constants = {"two": np.float32(2.0), "fill_shape": np.array(fill_shape, "int64")}
+    return make_model(nodes, [("x", fill_shape)], [("y", fill_shape)], constants)
+
+
+def test_constant_nodes_are_computed_once_unless_that_grows_the_file():
+    small = _constant_graph([2, 3])
+    new, count = rewritten(small, fold_static_shapes)
+    assert count == 1 and list(op_counts(new).elements()) == ["Add"]
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_array_equal(run(new, x), x + 2.0)
+    large = _constant_graph([1, 64, 32, 32])  # 65536 values from one: left to run time
+    new, count = rewritten(large, fold_static_shapes)
+    assert count == 0 and op_counts(new)["Expand"] == 1
