@@ -50,8 +50,21 @@ def test_hard_sigmoid_becomes_one_node(divide):
     np.testing.assert_allclose(run(new, X), np.clip(X + 3, 0, 6) / 6, rtol=1e-6, atol=1e-7)
 
 
-def test_a_constant_that_adds_axes_is_left_alone():
-    # (2, 6) + (1, 1, 1, 1) is 4-D: one HardSigmoid would return (2, 6).
+def test_a_constant_that_adds_axes_stays_before_the_hard_sigmoid():
+    # (2, 6) + (1, 1, 1, 1) is 4-D: only clip(·, 0, 6) / 6 after the Add becomes HardSigmoid.
     original = _graph(three_shape=(1, 1, 1, 1))
     new, count = rewritten(original, fuse_hard_sigmoid)
-    assert count == 0 and op_counts(new)["Clip"] == 1
+    assert count == 1 and sorted(op_counts(new).elements()) == ["Add", "HardSigmoid"]
+    assert_same_outputs(original, new, X)
+
+
+def test_relu6_over_6_without_the_shift_is_a_hard_sigmoid_too():
+    # With a zero bias tf2onnx folds the + 3 into the Gemm before the Clip.
+    original = _graph()
+    add = original.graph.node[0]
+    add.op_type, add.input[1] = "Relu", ""
+    del add.input[1]
+    new, count = rewritten(original, fuse_hard_sigmoid)
+    assert count == 1 and sorted(op_counts(new).elements()) == ["HardSigmoid", "Relu"]
+    assert_same_outputs(original, new, X)
+    np.testing.assert_allclose(run(new, X), np.clip(np.maximum(X, 0), 0, 6) / 6, atol=1e-7)
