@@ -82,6 +82,11 @@ def opset_of(model):
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
+def has_op(model, *op_types):
+    """Whether any node of `model` is one of `op_types` (shape inference is worth running)."""
+    return any(node.op_type in op_types for node in model.graph.node)
+
+
 def inferred_shapes(model):
     """name → list of dims (an int, or the symbol's name for an unknown one)."""
     inferred = shape_inference.infer_shapes(model, data_prop=True)

@@ -4,7 +4,7 @@ PyTorch exports nn.Hardsigmoid."""
 
 from onnx import helper
 
-from keras_minimal.deploy.onnx_graph.graph import Graph, inferred_shapes, other_input
+from keras_minimal.deploy.onnx_graph.graph import Graph, has_op, inferred_shapes, other_input
 
 
 def _is_sixth(g, i, name):
@@ -36,6 +36,8 @@ def fuse_hard_sigmoid(model):
 
     Returns the count.
     """
+    if not has_op(model, "Clip"):
+        return 0
     shapes = inferred_shapes(model)
     g = Graph(model.graph)
     removed, replacement = set(), {}

@@ -13,6 +13,7 @@ from keras_minimal.deploy.onnx_graph.graph import (
     TO_NCHW,
     TO_NHWC,
     Graph,
+    has_op,
     inferred_shapes,
     opset_of,
     other_input,
@@ -124,6 +125,8 @@ def fuse_layer_norm(model):
     Returns the number replaced; opsets below 17 are left as they are.
     """
     if opset_of(model) < LAYER_NORMALIZATION_OPSET:
+        return 0
+    if not has_op(model, "ReduceMean"):
         return 0
     shapes = inferred_shapes(model)
     g = Graph(model.graph)

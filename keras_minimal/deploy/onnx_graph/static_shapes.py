@@ -8,7 +8,7 @@ import numpy as np
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from keras_minimal.deploy.onnx_graph.graph import Graph, inferred_shapes, opset_of
+from keras_minimal.deploy.onnx_graph.graph import Graph, has_op, inferred_shapes, opset_of
 from keras_minimal.deploy.onnx_graph.shape_values import reshape_target, shape_values
 
 # Operators whose value is not a function of their inputs alone.
@@ -55,7 +55,7 @@ def fold_static_shapes(model):
 
     Returns the number of nodes replaced or removed.
     """
-    shapes = inferred_shapes(model)
+    shapes = inferred_shapes(model) if has_op(model, "Reshape", "Shape") else {}
     g = Graph(model.graph)
     partial = shape_values(g, shapes)
     changed, removed, renamed = 0, set(), {}

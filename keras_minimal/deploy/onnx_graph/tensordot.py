@@ -2,7 +2,7 @@
 Reshape back (TensorFlow's Tensordot); ONNX MatMul broadcasts over the leading axes, so one
 MatMul on the 4-D tensor computes the same (ConvNeXt's MLP, as PyTorch exports nn.Linear)."""
 
-from keras_minimal.deploy.onnx_graph.graph import Graph, inferred_shapes
+from keras_minimal.deploy.onnx_graph.graph import Graph, has_op, inferred_shapes
 
 
 def _is_known(dim):
@@ -36,6 +36,8 @@ def matmul_without_reshapes(model):
 
     Returns the number replaced.
     """
+    if not has_op(model, "MatMul"):
+        return 0
     shapes = inferred_shapes(model)
     g = Graph(model.graph)
     removed, replacement = set(), {}
