@@ -8,9 +8,9 @@ export's opset is 17.)
 """
 
 import numpy as np
-from onnx import helper, numpy_helper
 
 from keras_minimal.deploy.onnx_graph.graph import Graph, other_input
+from keras_minimal.deploy.onnx_graph.proto import from_array, make_node
 
 _SQRT_2 = float(np.sqrt(2.0))
 
@@ -84,19 +84,19 @@ def canonical_gelu(model):
         base = node.name or node.output[0]
         gelu = f"{base}/gelu" if scale is not None else output
         new = [
-            helper.make_node("Div", [x, names["sqrt2"]], [f"{base}/scaled"]),
-            helper.make_node("Erf", [f"{base}/scaled"], [f"{base}/erf"]),
-            helper.make_node("Add", [f"{base}/erf", names["one"]], [f"{base}/one_plus"]),
-            helper.make_node("Mul", [x, f"{base}/one_plus"], [f"{base}/twice"]),
-            helper.make_node("Mul", [f"{base}/twice", names["half"]], [gelu]),
+            make_node("Div", [x, names["sqrt2"]], [f"{base}/scaled"]),
+            make_node("Erf", [f"{base}/scaled"], [f"{base}/erf"]),
+            make_node("Add", [f"{base}/erf", names["one"]], [f"{base}/one_plus"]),
+            make_node("Mul", [x, f"{base}/one_plus"], [f"{base}/twice"]),
+            make_node("Mul", [f"{base}/twice", names["half"]], [gelu]),
         ]
         if scale is not None:
-            new.append(helper.make_node("Mul", [gelu, scale], [output]))
+            new.append(make_node("Mul", [gelu, scale], [output]))
         removed.update(nodes)
         replacement[nodes[-1]] = new
     if replacement:
         new_initializers = [
-            numpy_helper.from_array(np.array(value, "float32"), names[key])
+            from_array(np.array(value, "float32"), names[key])
             for key, value in constants.items()
             if names[key] not in g.initializers
         ]

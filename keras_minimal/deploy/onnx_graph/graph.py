@@ -1,7 +1,8 @@
 """An index over an ONNX GraphProto that the rewrites share: producers, consumers, constants."""
 
 import numpy as np
-from onnx import NodeProto, helper, numpy_helper, shape_inference
+
+from keras_minimal.deploy.onnx_graph.proto import attribute_value, copy_node, infer_shapes, to_array
 
 TO_NHWC, TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 
@@ -13,10 +14,10 @@ class Graph:
         self.graph = graph
         self.nodes = list(graph.node)
         self.initializers = {t.name: t for t in graph.initializer}
-        self.constants = {name: numpy_helper.to_array(t) for name, t in self.initializers.items()}
+        self.constants = {name: to_array(t) for name, t in self.initializers.items()}
         for node in self.nodes:
             if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-                self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+                self.constants[node.output[0]] = to_array(node.attribute[0].t)
         self.producer = {out: i for i, node in enumerate(self.nodes) for out in node.output}
         self.consumers = {}
         for i, node in enumerate(self.nodes):
@@ -40,7 +41,7 @@ class Graph:
 
     def attribute(self, i, name, default=None):
         found = [a for a in self.nodes[i].attribute if a.name == name]
-        return helper.get_attribute_value(found[0]) if found else default
+        return attribute_value(found[0]) if found else default
 
     def rebuild(self, removed, replacement, new_initializers=()):
         """Drop `removed`, put replacement[i] (a node or a list of nodes) in place of node i,
@@ -51,8 +52,7 @@ class Graph:
                 new = replacement[i]
                 kept.extend(new if isinstance(new, list) else [new])
             elif i not in removed:
-                kept.append(NodeProto())
-                kept[-1].CopyFrom(node)  # a detached copy: the graph's nodes are cleared below
+                kept.append(copy_node(node))  # detached: the graph's nodes are cleared below
         del self.graph.node[:]
         self.graph.node.extend(_without_dead_nodes(kept, self.graph))
         self.graph.initializer.extend(new_initializers)
@@ -89,7 +89,7 @@ def has_op(model, *op_types):
 
 def inferred_shapes(model):
     """name → list of dims (an int, or the symbol's name for an unknown one)."""
-    inferred = shape_inference.infer_shapes(model, data_prop=True)
+    inferred = infer_shapes(model)
     shapes = {}
     for info in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
         if not info.type.tensor_type.HasField("shape"):

@@ -3,9 +3,9 @@ tf2onnx writes it as Split → a Conv per group → Concat (through NHWC Transpo
 Split). One `Conv` with `group` computes the same in one pass over the activations."""
 
 import numpy as np
-from onnx import helper, numpy_helper
 
 from keras_minimal.deploy.onnx_graph.graph import TO_NCHW, TO_NHWC, Graph
+from keras_minimal.deploy.onnx_graph.proto import attribute_value, from_array, make_node
 
 _CHANNEL_AXIS = {"nchw": (1, -3), "nhwc": (3, -1)}
 
@@ -39,11 +39,11 @@ def _input_of_split(g, s, layout):
 
 
 def _same_convolution(g, convs):
-    first = {a.name: helper.get_attribute_value(a) for a in g.nodes[convs[0]].attribute}
+    first = {a.name: attribute_value(a) for a in g.nodes[convs[0]].attribute}
     if first.get("group", 1) != 1:
         return None
     for c in convs[1:]:
-        if {a.name: helper.get_attribute_value(a) for a in g.nodes[c].attribute} != first:
+        if {a.name: attribute_value(a) for a in g.nodes[c].attribute} != first:
             return None
     return first
 
@@ -100,17 +100,15 @@ def merge_grouped_convolutions(model):
         if attributes is None:
             continue
         name = f"{g.nodes[convs[0]].name}/grouped"
-        new_initializers.append(numpy_helper.from_array(np.concatenate(kernels), f"{name}/W"))
+        new_initializers.append(from_array(np.concatenate(kernels), f"{name}/W"))
         inputs = [x, f"{name}/W"]
         if biases[0] is not None:
             bias = np.concatenate([g.constants[b] for b in biases])
-            new_initializers.append(numpy_helper.from_array(bias, f"{name}/B"))
+            new_initializers.append(from_array(bias, f"{name}/B"))
             inputs.append(f"{name}/B")
         attributes["group"] = len(convs)
         removed.update(convs)
-        replacement[concat] = helper.make_node(
-            "Conv", inputs, [node.output[0]], name=name, **attributes
-        )
+        replacement[concat] = make_node("Conv", inputs, [node.output[0]], name=name, **attributes)
     if replacement:
         g.rebuild(removed, replacement, new_initializers)
     return len(replacement)

@@ -2,9 +2,8 @@
 Add, Clip and Mul (or Div); one `HardSigmoid` (α = 1/6, β = 1/2) computes the same, as
 PyTorch exports nn.Hardsigmoid."""
 
-from onnx import helper
-
 from keras_minimal.deploy.onnx_graph.graph import Graph, has_op, inferred_shapes, other_input
+from keras_minimal.deploy.onnx_graph.proto import make_node
 
 
 def _is_sixth(g, i, name):
@@ -56,7 +55,7 @@ def fuse_hard_sigmoid(model):
         x, a = _shifted_input(g, clip, shapes)
         s = users[0]
         removed.update(i for i in (a, c) if i is not None)
-        replacement[s] = helper.make_node(
+        replacement[s] = make_node(
             "HardSigmoid",
             [clip.input[0] if x is None else x],
             [g.nodes[s].output[0]],

@@ -2,9 +2,8 @@
 Mul, Mul); one `HardSwish` node (opset ≥ 14) computes the same, and onnxruntime runs PP-LCNet
 ~1.7× faster with it."""
 
-from onnx import helper
-
 from keras_minimal.deploy.onnx_graph.graph import Graph, opset_of, other_input
+from keras_minimal.deploy.onnx_graph.proto import make_node
 
 HARD_SWISH_OPSET = 14
 
@@ -37,7 +36,7 @@ def fuse_hard_swish(model):
         if p is None or other_input(g.nodes[p], g.nodes[s].output[0]) != x:
             continue
         removed.update((a, c, s))
-        replacement[p] = helper.make_node(
+        replacement[p] = make_node(
             "HardSwish", [x], [g.nodes[p].output[0]], name=f"{g.nodes[p].name}/HardSwish"
         )
     if replacement:

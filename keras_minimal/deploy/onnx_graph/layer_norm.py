@@ -7,7 +7,6 @@ as PyTorch exports timm's LayerNorm2d.
 """
 
 import numpy as np
-from onnx import helper, numpy_helper
 
 from keras_minimal.deploy.onnx_graph.graph import (
     TO_NCHW,
@@ -18,6 +17,7 @@ from keras_minimal.deploy.onnx_graph.graph import (
     opset_of,
     other_input,
 )
+from keras_minimal.deploy.onnx_graph.proto import from_array, make_node
 
 LAYER_NORMALIZATION_OPSET = 17
 
@@ -149,15 +149,13 @@ def fuse_layer_norm(model):
             continue
         name = g.nodes[nodes[-1]].name or g.nodes[nodes[-1]].output[0]
         new_initializers += [
-            numpy_helper.from_array(
-                _per_channel(gamma, channels).astype("float32"), f"{name}/gamma"
-            ),
-            numpy_helper.from_array(_per_channel(beta, channels).astype("float32"), f"{name}/beta"),
+            from_array(_per_channel(gamma, channels).astype("float32"), f"{name}/gamma"),
+            from_array(_per_channel(beta, channels).astype("float32"), f"{name}/beta"),
         ]
         output = g.nodes[nodes[-1]].output[0]
 
         def norm(source, target, name=name, eps=eps):
-            return helper.make_node(
+            return make_node(
                 "LayerNormalization",
                 [source, f"{name}/gamma", f"{name}/beta"],
                 [target],
@@ -176,14 +174,14 @@ def fuse_layer_norm(model):
                 nodes.append(after)
                 last = after
                 new = [
-                    helper.make_node("Transpose", [x], [f"{name}/nhwc"], perm=TO_NHWC),
+                    make_node("Transpose", [x], [f"{name}/nhwc"], perm=TO_NHWC),
                     norm(f"{name}/nhwc", g.nodes[after].output[0]),
                 ]
             else:
                 new = [
-                    helper.make_node("Transpose", [x], [f"{name}/nhwc"], perm=TO_NHWC),
+                    make_node("Transpose", [x], [f"{name}/nhwc"], perm=TO_NHWC),
                     norm(f"{name}/nhwc", f"{name}/normalized"),
-                    helper.make_node("Transpose", [f"{name}/normalized"], [output], perm=TO_NCHW),
+                    make_node("Transpose", [f"{name}/normalized"], [output], perm=TO_NCHW),
                 ]
         removed.update(nodes)
         replacement[last] = new

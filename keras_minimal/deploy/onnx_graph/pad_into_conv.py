@@ -3,9 +3,9 @@
 without writing a padded copy of the activations."""
 
 import numpy as np
-from onnx import helper
 
 from keras_minimal.deploy.onnx_graph.graph import Graph
+from keras_minimal.deploy.onnx_graph.proto import attribute_value, make_node
 
 
 def _zero_spatial_pads(g, i):
@@ -45,12 +45,10 @@ def fold_pads_into_conv(model):
             continue
         conv = g.nodes[c]
         pads = np.add(g.attribute(c, "pads", [0, 0, 0, 0]), extra).tolist()
-        attributes = {
-            a.name: helper.get_attribute_value(a) for a in conv.attribute if a.name != "pads"
-        }
+        attributes = {a.name: attribute_value(a) for a in conv.attribute if a.name != "pads"}
         attributes.pop("auto_pad", None)
         removed.add(p)
-        replacement[c] = helper.make_node(
+        replacement[c] = make_node(
             "Conv",
             [node.input[0], *conv.input[1:]],
             list(conv.output),

@@ -3,9 +3,9 @@ Transpose → Reshape → MatMul → Reshape → (Add bias) → Transpose betwee
 one 1×1 `Conv` computes the same without moving the activations twice."""
 
 import numpy as np
-from onnx import helper, numpy_helper
 
 from keras_minimal.deploy.onnx_graph.graph import TO_NCHW, TO_NHWC, Graph, other_input
+from keras_minimal.deploy.onnx_graph.proto import from_array, make_node
 
 
 def pointwise_matmuls_to_conv(model):
@@ -44,13 +44,13 @@ def pointwise_matmuls_to_conv(model):
             continue
         weights_name = f"{g.nodes[matmul].input[1]}/conv1x1"
         new_initializers.append(
-            numpy_helper.from_array(np.ascontiguousarray(kernel.T[:, :, None, None]), weights_name)
+            from_array(np.ascontiguousarray(kernel.T[:, :, None, None]), weights_name)
         )
         removed.update(chain)
         replaced += 1
         conv_name = f"{g.nodes[matmul].name}/Conv1x1"
         conv_output = g.nodes[t2].output[0] if relu is None else f"{conv_name}:0"
-        conv = helper.make_node(
+        conv = make_node(
             "Conv",
             [node.input[0], weights_name, *bias],
             [conv_output],
@@ -61,7 +61,7 @@ def pointwise_matmuls_to_conv(model):
             replacement[t2] = conv
         else:
             replacement[relu] = conv
-            replacement[t2] = helper.make_node(
+            replacement[t2] = make_node(
                 "Relu", [conv_output], [g.nodes[t2].output[0]], name=f"{conv_name}/Relu"
             )
     if replacement:

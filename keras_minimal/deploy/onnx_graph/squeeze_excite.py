@@ -8,7 +8,6 @@ NCHW feature map: no Reshape, no Transpose.
 """
 
 import numpy as np
-from onnx import helper, numpy_helper
 
 from keras_minimal.deploy.onnx_graph.graph import (
     TO_NCHW,
@@ -17,6 +16,7 @@ from keras_minimal.deploy.onnx_graph.graph import (
     inferred_shapes,
     other_input,
 )
+from keras_minimal.deploy.onnx_graph.proto import from_array, make_node
 
 _ELEMENTWISE = {"Relu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Clip"}
 _SCALAR_OPERAND = {"Mul", "Div", "Add", "Sub"}
@@ -34,7 +34,7 @@ class _Chain:
         self.last_conv = None  # a Conv just made, whose bias a following Add can become
 
     def constant(self, name, value):
-        self.initializers.append(numpy_helper.from_array(value.astype("float32"), name))
+        self.initializers.append(from_array(value.astype("float32"), name))
         return name
 
     def add_conv(self, i, kernel, bias):
@@ -42,9 +42,7 @@ class _Chain:
         inputs = [self.current, self.constant(f"{name}/W1x1", kernel.T[:, :, None, None].copy())]
         if bias is not None:
             inputs.append(self.constant(f"{name}/B1x1", np.broadcast_to(bias, kernel.shape[1:])))
-        self.emit(
-            i, helper.make_node("Conv", inputs, [], name=f"{name}/Conv1x1", kernel_shape=[1, 1])
-        )
+        self.emit(i, make_node("Conv", inputs, [], name=f"{name}/Conv1x1", kernel_shape=[1, 1]))
         self.last_conv, self.channels = self.nodes[-1], kernel.shape[1]
 
     def emit(self, i, node):
@@ -113,7 +111,7 @@ def _step(chain, i):
         chain.add_conv(i, kernel, bias)
         return True
     if op in _ELEMENTWISE and all(name in g.constants for name in node.input[1:]):
-        chain.emit(i, helper.make_node(op, [chain.current, *node.input[1:]], [], name=node.name))
+        chain.emit(i, make_node(op, [chain.current, *node.input[1:]], [], name=node.name))
         _copy_attributes(node, chain.nodes[-1])
         return True
     if op in _SCALAR_OPERAND:
@@ -124,7 +122,7 @@ def _step(chain, i):
         first = node.input[0] == chain.previous
         if value.size == 1:
             inputs = [chain.current, other] if first else [other, chain.current]
-            chain.emit(i, helper.make_node(op, inputs, [], name=node.name))
+            chain.emit(i, make_node(op, inputs, [], name=node.name))
             return True
         bias = _vector_bias(g, other, chain.channels)
         if op != "Add" or bias is None:
@@ -135,7 +133,7 @@ def _step(chain, i):
             chain.removed.append(i)
             return True
         name = chain.constant(f"{node.name or node.output[0]}/B", bias[:, None, None])
-        chain.emit(i, helper.make_node("Add", [chain.current, name], [], name=node.name))
+        chain.emit(i, make_node("Add", [chain.current, name], [], name=node.name))
         return True
     return False
 
@@ -181,7 +179,7 @@ def squeeze_excite_in_nchw(model):
         if found is None:
             continue
         x, last = found
-        product = helper.make_node(
+        product = make_node(
             "Mul", [x, chain.current], [g.nodes[last].output[0]], name=g.nodes[i].name
         )
         removed.update(chain.removed)

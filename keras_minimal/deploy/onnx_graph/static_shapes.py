@@ -5,10 +5,9 @@ dynamic batch), a Reshape that changes nothing goes, and whatever depends only o
 is computed once here instead of at every call."""
 
 import numpy as np
-from onnx import helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 from keras_minimal.deploy.onnx_graph.graph import Graph, has_op, inferred_shapes, opset_of
+from keras_minimal.deploy.onnx_graph.proto import evaluate_node, from_array
 from keras_minimal.deploy.onnx_graph.shape_values import reshape_target, shape_values
 
 # Operators whose value is not a function of their inputs alone.
@@ -17,20 +16,6 @@ _NOT_FOLDABLE |= {"Multinomial", "Bernoulli", "Constant"}
 # A folded result larger than this (and than its inputs) stays computed: folding must not
 # grow the file (an Expand of a scalar to a feature map's size, say).
 _MAX_GROWTH = 1024
-
-
-def _evaluate(node, values, opset):
-    """The outputs of `node` on constant inputs, by onnx's reference implementation."""
-    evaluator = ReferenceEvaluator(
-        helper.make_graph(
-            [node],
-            "fold",
-            [helper.make_tensor_value_info(name, 0, None) for name in node.input if name],
-            [helper.make_tensor_value_info(name, 0, None) for name in node.output],
-        ),
-        opsets={"": opset},
-    )
-    return evaluator.run(None, {name: values[name] for name in node.input if name})
 
 
 def _is_no_op_reshape(g, node, shapes):
@@ -84,7 +69,7 @@ def fold_static_shapes(model):
         if node.op_type in _NOT_FOLDABLE or node.domain not in ("", "ai.onnx") or not inputs:
             continue
         if all(name in g.constants for name in inputs):
-            values = [np.asarray(v) for v in _evaluate(node, g.constants, opset_of(model))]
+            values = [np.asarray(v) for v in evaluate_node(node, g.constants, opset_of(model))]
             size_in = sum(g.constants[name].size for name in inputs)
             if sum(v.size for v in values) > max(size_in, _MAX_GROWTH):
                 continue
@@ -96,7 +81,7 @@ def fold_static_shapes(model):
         produced = {name for node in kept for name in node.output}
         read = {name for node in kept for name in node.input} | g.outputs
         new_initializers = [
-            numpy_helper.from_array(g.constants[name], name)
+            from_array(g.constants[name], name)
             for name in sorted(read - produced - set(g.initializers))
             if name in g.constants
         ]

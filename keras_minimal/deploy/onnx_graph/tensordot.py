@@ -3,6 +3,7 @@ Reshape back (TensorFlow's Tensordot); ONNX MatMul broadcasts over the leading a
 MatMul on the 4-D tensor computes the same (ConvNeXt's MLP, as PyTorch exports nn.Linear)."""
 
 from keras_minimal.deploy.onnx_graph.graph import Graph, has_op, inferred_shapes
+from keras_minimal.deploy.onnx_graph.proto import copy_node
 
 
 def _is_known(dim):
@@ -58,8 +59,7 @@ def matmul_without_reshapes(model):
             continue
         removed.update((r1, m))
         matmul = g.nodes[m]
-        replacement[r2] = matmul.__class__()
-        replacement[r2].CopyFrom(matmul)
+        replacement[r2] = copy_node(matmul)
         replacement[r2].input[0] = node.input[0]
         replacement[r2].output[0] = g.nodes[r2].output[0]
     if replacement:
