@@ -22,6 +22,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from benchmarks.torch_references import (  # noqa: E402
+    export_reference_onnx,
+    reference_module,
+    reference_names,
+)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "vanillanet_5", "Registered model name with a torch reference.")
 flags.DEFINE_enum("graph", "deploy", ["train", "deploy"], "Which graph of the reference.")
@@ -33,81 +39,16 @@ flags.DEFINE_integer("runs", 20, "Timed runs.")
 flags.DEFINE_integer("warmup", 5, "Untimed runs first.")
 
 
-def _module(function, state, **kwargs):
-    """A torch.nn.Module running function(state tensors, x, **kwargs), for torch.onnx."""
-    import torch
-
-    class Reference(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.names = sorted(state)
-            for i, key in enumerate(self.names):
-                self.register_buffer(f"t{i}", torch.from_numpy(np.asarray(state[key])))
-
-        def forward(self, x):
-            sd = {key: getattr(self, f"t{i}") for i, key in enumerate(self.names)}
-            return function(sd, x, **kwargs)
-
-    return Reference().eval()
-
-
-def vanillanet_reference(name, graph):
-    from keras_minimal.applications.vanillanet.variants import VARIANTS
-    from tests.torch_reference import (
-        random_deploy_state_dict,
-        random_training_state_dict,
-        vanillanet_torch,
-    )
-
-    variant = VARIANTS[name]
-    make_state = random_deploy_state_dict if graph == "deploy" else random_training_state_dict
-    state = make_state(variant.dims, variant.strides, 1000)
-    module = _module(vanillanet_torch, state, strides=variant.strides, ada_pool=variant.ada_pool)
-    return module, "official VanillaNet architecture (torch.nn.functional)"
-
-
-def timm_reference(function, description, **model_kwargs):
-    """A reference in timm's layout, its random weights shaped by our checkpoint mapping."""
-
-    def build(name, graph):
-        import keras
-
-        import keras_minimal
-        from tests.torch_reference import random_reference_state
-
-        with keras.StatelessScope(initialize_variables=False):
-            model = keras_minimal.create_model(name, **model_kwargs)
-        return _module(function, random_reference_state(model)), description
-
-    return build
-
-
-def _references():
-    from tests import torch_reference
-
-    references = {f"vanillanet_{d}": vanillanet_reference for d in range(5, 14)}
-    convnext = timm_reference(torch_reference.convnext_torch, "timm ConvNeXt (torch.nn.functional)")
-    lcnet = timm_reference(
-        torch_reference.lcnet_torch, "timm lcnet (torch.nn.functional)", head_bias=True
-    )
-    for size in ("tiny", "small", "base", "large", "xlarge"):
-        references[f"convnext_{size}"] = convnext
-    for scale in ("0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5"):
-        references[f"pplcnet_x{scale}"] = lcnet
-    return references
-
-
 def main(argv):
     del argv
     import torch
 
     from keras_minimal.deploy.latency import measure_latency
 
-    references = _references()
-    if FLAGS.model not in references:
-        raise app.UsageError(f"No torch reference for {FLAGS.model!r}; have {sorted(references)}.")
+    if FLAGS.model not in reference_names():
+        raise app.UsageError(f"No torch reference for {FLAGS.model!r}; have {reference_names()}.")
     torch.set_num_threads(FLAGS.threads)
-    module, description = references[FLAGS.model](FLAGS.model, FLAGS.graph)
+    module, description = reference_module(FLAGS.model, FLAGS.graph)
     x = torch.from_numpy(
         np.random.default_rng(0)
         .normal(size=(FLAGS.batch, 3, FLAGS.image_size, FLAGS.image_size))
@@ -125,7 +66,7 @@ def main(argv):
 
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "reference.onnx")
-            torch.onnx.export(module, (x,), path, dynamo=False, opset_version=17, input_names=["x"])
+            export_reference_onnx(module, x, path)
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = FLAGS.threads
             session = onnxruntime.InferenceSession(

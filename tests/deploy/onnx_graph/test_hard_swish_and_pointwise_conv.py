@@ -4,11 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal.deploy.onnx_graph import fuse_hard_swish, pointwise_matmuls_to_conv
-
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish  # noqa: E402
+from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv  # noqa: E402
 
 
 def _scalar(name, value):
@@ -76,7 +77,8 @@ def test_exported_pplcnet_uses_hard_swish_and_keeps_parity(tmp_path):
     op_types = [node.op_type for node in onnx.load(path).graph.node]
     # Stem, and depthwise + pointwise of each of the 13 blocks, then the head: 28 hard-swishes.
     assert op_types.count("HardSwish") == 28
-    assert op_types.count("Clip") == 2  # only the two SE hard-sigmoids remain
+    # The two squeeze-excite hard-sigmoids are one HardSigmoid each (onnx_graph/hard_sigmoid.py).
+    assert op_types.count("HardSigmoid") == 2 and op_types.count("Clip") == 0
 
 
 def _pointwise_dense_graph(with_bias=True, with_relu=False):
