@@ -62,6 +62,16 @@ def load_model(path):
     return onnx.load(path)
 
 
+def is_valid_model(model):
+    import onnx
+
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError:
+        return False
+    return True
+
+
 def save_checked_model(model, path):
     import onnx
 
