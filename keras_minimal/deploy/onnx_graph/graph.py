@@ -39,6 +39,25 @@ class Graph:
         array = self.constants.get(name)
         return array is not None and array.size == 1 and np.isclose(array.item(), value, rtol=1e-6)
 
+    def is_relu6(self, node):
+        """Whether `node` clips to [0, 6] (relu6 as tf2onnx writes it)."""
+        return (
+            node.op_type == "Clip"
+            and len(node.input) == 3
+            and self.is_scalar(node.input[1], 0.0)
+            and self.is_scalar(node.input[2], 6.0)
+        )
+
+    def plus_three(self, name):
+        """(x, the Add's index) when `name` is x + 3 and only one node reads it, else None."""
+        a = self.producer_of(name, "Add")
+        if a is None or len(self.consumers[name]) != 1:
+            return None
+        three = [n for n in self.nodes[a].input if self.is_scalar(n, 3.0)]
+        if len(three) != 1:
+            return None
+        return other_input(self.nodes[a], three[0]), a
+
     def attribute(self, i, name, default=None):
         found = [a for a in self.nodes[i].attribute if a.name == name]
         return attribute_value(found[0]) if found else default

@@ -15,13 +15,10 @@ def _is_sixth(g, i, name):
 
 def _shifted_input(g, clip, shapes):
     """(x, Add node) when the Clip reads x + 3 (and the 3 adds no axes), else (None, None)."""
-    a = g.producer_of(clip.input[0], "Add")
-    if a is None or len(g.consumers[clip.input[0]]) != 1:
+    shifted = g.plus_three(clip.input[0])
+    if shifted is None:
         return None, None
-    three = [name for name in g.nodes[a].input if g.is_scalar(name, 3.0)]
-    if len(three) != 1:
-        return None, None
-    x = other_input(g.nodes[a], three[0])
+    x, a = shifted
     # A (1, 1, 1, 1) constant broadcast onto (N, C) would have made the result 4-D.
     before, after = shapes.get(x), shapes.get(clip.input[0])
     if before is None or after is None or len(before) != len(after):
@@ -41,9 +38,7 @@ def fuse_hard_sigmoid(model):
     g = Graph(model.graph)
     removed, replacement = set(), {}
     for c, clip in enumerate(g.nodes):
-        if clip.op_type != "Clip" or len(clip.input) != 3:
-            continue
-        if not (g.is_scalar(clip.input[1], 0.0) and g.is_scalar(clip.input[2], 6.0)):
+        if not g.is_relu6(clip):
             continue
         users = g.consumers.get(clip.output[0], [])
         if (

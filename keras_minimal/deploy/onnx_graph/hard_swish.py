@@ -18,17 +18,10 @@ def fuse_hard_swish(model):
     g = Graph(model.graph)
     removed, replacement = set(), {}
     for c, clip in enumerate(g.nodes):
-        if clip.op_type != "Clip" or len(clip.input) != 3:
+        shifted = g.plus_three(clip.input[0]) if g.is_relu6(clip) else None
+        if shifted is None:
             continue
-        if not (g.is_scalar(clip.input[1], 0.0) and g.is_scalar(clip.input[2], 6.0)):
-            continue
-        a = g.producer.get(clip.input[0])
-        if a is None or g.nodes[a].op_type != "Add" or len(g.consumers[clip.input[0]]) != 1:
-            continue
-        three = [name for name in g.nodes[a].input if g.is_scalar(name, 3.0)]
-        if len(three) != 1:
-            continue
-        x = other_input(g.nodes[a], three[0])
+        x, a = shifted
         s = g.only_consumer(clip.output[0], "Mul")
         if s is None or not g.is_scalar(other_input(g.nodes[s], clip.output[0]), 1.0 / 6.0):
             continue
