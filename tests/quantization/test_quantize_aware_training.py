@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 from keras_minimal.quantization import activation_quantizers, quantize_aware
-from tests.training.test_trainer import _Killed, _KilledTrainer, _trainer
+from tests.training.test_trainer import uninterrupted_and_resumed
 
 pytestmark = pytest.mark.multibackend
 
@@ -66,12 +66,7 @@ def test_a_killed_qat_run_resumes_exactly_through_the_trainer(tmp_path):
     optimizer-free model state such as the ranges and their step counts — equals an
     uninterrupted run's bit for bit."""
     options = dict(model=_qat_model, checkpoint_every_steps=2)
-    reference = _trainer(tmp_path / "reference", **options)
-    reference.fit()
-    with pytest.raises(_Killed):
-        _trainer(tmp_path / "resumed", trainer_class=_KilledTrainer, **options).fit()
-    resumed = _trainer(tmp_path / "resumed", **options)
-    resumed.fit()
+    reference, resumed = uninterrupted_and_resumed(tmp_path, **options)
     steps = [int(ops.convert_to_numpy(q.steps)) for q in activation_quantizers(resumed.model)]
     assert steps and all(s == resumed.steps_per_epoch * resumed.epochs for s in steps)
     for actual, expected in zip(_state(resumed.model), _state(reference.model), strict=True):

@@ -302,6 +302,18 @@ class _KilledTrainer(Trainer):
         return [*super().callbacks(*args, **kwargs), _KillAfter(5)]
 
 
+def uninterrupted_and_resumed(tmp_path, **options):
+    """Two finished trainers of the same run: one uninterrupted, one killed after step 5 and
+    rerun (it resumes from its last checkpoint)."""
+    reference = _trainer(tmp_path / "reference", **options)
+    reference.fit()
+    with pytest.raises(_Killed):
+        _trainer(tmp_path / "resumed", trainer_class=_KilledTrainer, **options).fit()
+    resumed = _trainer(tmp_path / "resumed", **options)
+    resumed.fit()
+    return reference, resumed
+
+
 def _ema_of_every_variable(trainer):
     with ema.ema_weights(trainer.model):
         return [keras.ops.convert_to_numpy(v) for v in trainer.model.variables]
@@ -316,12 +328,7 @@ def test_a_resumed_run_continues_the_ema_of_the_batchnorm_statistics_exactly(tmp
         checkpoint_every_steps=2,
         recipe=dataclasses.replace(RECIPE, ema_decay=0.5),
     )
-    reference = _trainer(tmp_path / "reference", **options)
-    reference.fit()
-    with pytest.raises(_Killed):
-        _trainer(tmp_path / "resumed", trainer_class=_KilledTrainer, **options).fit()
-    resumed = _trainer(tmp_path / "resumed", **options)
-    resumed.fit()
+    reference, resumed = uninterrupted_and_resumed(tmp_path, **options)
     for actual, expected in zip(
         _ema_of_every_variable(resumed), _ema_of_every_variable(reference), strict=True
     ):
