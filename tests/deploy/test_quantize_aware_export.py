@@ -10,6 +10,7 @@ import pytest
 from keras import ops
 
 from keras_minimal.deploy import export
+from keras_minimal.deploy.layerwise_agreement import layerwise_agreement
 from keras_minimal.deploy.logits import LOGITS
 from keras_minimal.deploy.parity import compare, top1_agreement
 from keras_minimal.deploy.quantize_aware_export import float_operators
@@ -143,3 +144,67 @@ def test_qat_verdict_passes_rounding_and_fails_a_wrong_output_scale():
     wrong_scale = reference * 2  # e.g. an output range that the file does not honour
     check = compare("m.tflite", "LiteRT", "int8-qat", reference, wrong_scale, LOGITS, step)
     assert not check.passed and check.failures() == ["outside tolerance"]
+
+
+def _layerwise(qat, x_test, tmp_path, int8_io):
+    path = tmp_path / f"qat_int8_io_{int8_io}.tflite"
+    export(qat, path, "tflite", quantization="int8", int8_io=int8_io, batch_size=1)
+    return path, {r.layer: r for r in layerwise_agreement(qat, path, x_test[:64])}
+
+
+@pytest.mark.parametrize("int8_io", [False, True])
+def test_every_quantised_tensor_of_the_export_is_the_keras_layers_within_one_step(
+    trained, tmp_path, int8_io
+):
+    qat, x_test = trained
+    _, layers = _layerwise(qat, x_test, tmp_path, int8_io)
+    assert list(layers) == [q.name for q in activation_quantizers(qat)]
+    for result in layers.values():
+        assert result.tensor is not None, result.layer  # a TFLite tensor on the same grid
+        assert result.max_steps <= 1 and result.within_one_step == 1.0, result
+        assert result.exact >= 0.99, result
+
+
+def test_layerwise_agreement_points_at_the_layer_that_differs(trained, tmp_path):
+    qat, x_test = trained
+    path, _ = _layerwise(qat, x_test, tmp_path, int8_io=False)
+    depthwise = next(layer for layer in qat.layers if "depthwise" in layer.name)
+    kernel = depthwise.get_weights()
+    try:
+        depthwise.set_weights([kernel[0] * 1.5, *kernel[1:]])  # the file keeps the old kernel
+        layers = {r.layer: r for r in layerwise_agreement(qat, path, x_test[:64])}
+    finally:
+        depthwise.set_weights(kernel)
+    order = list(layers)
+    changed = order.index(f"{depthwise.name}_quant")
+    assert all(layers[name].max_steps <= 1 for name in order[:changed])
+    assert layers[order[changed]].max_steps > 1
+    # Teacher forcing: the layers after it are judged on TFLite's inputs and still agree.
+    assert all(layers[name].max_steps <= 1 for name in order[changed + 1 :])
+
+
+def test_a_quantiser_whose_range_is_not_in_the_file_is_reported_unmatched(trained, tmp_path):
+    qat, x_test = trained
+    path, _ = _layerwise(qat, x_test, tmp_path, int8_io=False)
+    quantizer = activation_quantizers(qat)[2]
+    high = quantizer.range_max.numpy()
+    try:
+        quantizer.range_max.assign(high * 2)
+        layers = {r.layer: r for r in layerwise_agreement(qat, path, x_test[:8])}
+    finally:
+        quantizer.range_max.assign(high)
+    assert layers[quantizer.name].tensor is None and layers[quantizer.name].max_steps is None
+    assert layers[activation_quantizers(qat)[1].name].tensor is not None
+
+
+def test_without_teacher_forcing_a_changed_layer_shows_in_the_layers_after_it(trained, tmp_path):
+    qat, x_test = trained
+    path, _ = _layerwise(qat, x_test, tmp_path, int8_io=False)
+    first_conv = next(layer for layer in qat.layers if isinstance(layer, keras.layers.Conv2D))
+    kernel = first_conv.get_weights()
+    try:
+        first_conv.set_weights([kernel[0] * 1.5, *kernel[1:]])
+        free = layerwise_agreement(qat, path, x_test[:16], teacher_forcing=False)
+    finally:
+        first_conv.set_weights(kernel)
+    assert free[-1].within_one_step < 0.9  # the logits, computed from the changed layer on
