@@ -7,8 +7,10 @@ images only. With --qat_epochs, the fused model is also fine-tuned with quantisa
 training (keras_minimal.quantization.quantize_aware) on the training images and exported
 to full-integer TFLite with its trained ranges (no calibration): its Keras (fake-quant)
 and LiteRT int8 accuracies are measured too, with the export's agreement with its Keras
-model on every test image. Results: benchmarks/results/<model>_quantized_accuracy.json
-(<model>_<size>px_qat_accuracy.json with --qat_epochs).
+model on every test image, and layer by layer (each quantised tensor computed from the
+export's own inputs, keras_minimal.deploy.layerwise_agreement). Results:
+benchmarks/results/<model>_quantized_accuracy.json (<model>_<size>px_qat_accuracy.json
+with --qat_epochs).
 
     python benchmarks/quantized_accuracy.py --model=pplcnet_x1_0 --image_size=64 --epochs=40
     python benchmarks/quantized_accuracy.py --model=vanillanet_5 --image_size=32 --epochs=30
@@ -138,13 +140,42 @@ def quantize_aware_results(qat_model, workdir, x_test, y_test):
         }
         for c in result.checks
     ]
+    export_report = {"passed": result.passed, "checks": checks}
+    export_report["layerwise"] = layerwise_summary(qat_model, result.path, x_test)
     top1 = {
         "keras qat (fake quant)": top1_accuracy(inference_function(qat_model), x_test, y_test),
         "tflite int8 qat (int8 in/out)": top1_accuracy(
             load_runtime("tflite", result.path), x_test, y_test
         ),
     }
-    return top1, {"passed": result.passed, "checks": checks}
+    return top1, export_report
+
+
+def layerwise_summary(qat_model, path, images):
+    """Each quantised tensor of the export against the QAT layer fed TFLite's own inputs
+    (keras_minimal.deploy.layerwise_agreement): where end-to-end agreement falls short,
+    this tells an unfaithful layer from one-step differences that the network amplifies."""
+    import dataclasses
+
+    from keras_minimal.deploy.layerwise_agreement import layerwise_agreement
+
+    layers = layerwise_agreement(qat_model, path, images)
+    matched = [r for r in layers if r.tensor is not None]
+    return {
+        "images": len(images),
+        "quantised_tensors": len(layers),
+        "unmatched": [r.layer for r in layers if r.tensor is None],
+        "max_steps": max(r.max_steps for r in matched),
+        "min_within_one_step": min(r.within_one_step for r in matched),
+        "min_exact": min(r.exact for r in matched),
+        "mean_exact": sum(r.exact for r in matched) / len(matched),
+        "layers": [dataclasses.asdict(r) for r in layers],
+        # The Keras model run on its own inputs: how far one-step differences spread.
+        "free_running_within_one_step": {
+            r.layer: r.within_one_step
+            for r in layerwise_agreement(qat_model, path, images, teacher_forcing=False)
+        },
+    }
 
 
 def main(argv):
