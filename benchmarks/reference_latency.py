@@ -2,8 +2,8 @@
 
 The references are the official / timm architectures written with torch.nn.functional in
 tests/torch_reference.py and checked there against the reference fixtures (VanillaNet,
-timm ConvNeXt, timm lcnet); ConvNeXt and PP-LCNet take random weights in timm's layout. Prints one
-JSON line (the protocol of tools/benchmark.py --reference):
+timm ConvNeXt, lcnet and dm_nfnet); ConvNeXt, PP-LCNet and NFNet take random weights in timm's
+layout. Prints one JSON line (the protocol of tools/benchmark.py --reference):
 
     python benchmarks/reference_latency.py --model=vanillanet_5 --runtime=eager
     python tools/benchmark.py --models=vanillanet_5 --graphs=deploy --runtimes=onnx \
