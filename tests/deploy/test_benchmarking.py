@@ -13,7 +13,6 @@ from keras_minimal.deploy.benchmarking import (
     benchmark_model,
     format_rows,
     model_summary,
-    run_reference_command,
 )
 
 pytest.importorskip("onnxruntime")
@@ -80,15 +79,6 @@ def test_onnx_int8_quantises_pplcnet_with_its_scalar_gemm_biases():
     assert "error" not in rows[0], rows[0].get("error")
     assert rows[0]["numerics"] == "int8" and rows[0]["median_ms"] > 0
     assert rows[0]["max_rel_error_vs_keras"] < 0.5
-
-
-def test_reference_command_protocol():
-    result = run_reference_command(
-        f"{sys.executable} -c \"print('warming up'); print('{{\\\"median_ms\\\": 3.5}}')\""
-    )
-    assert result == {"median_ms": 3.5}
-    with pytest.raises(RuntimeError, match="printed no JSON line"):
-        run_reference_command(f"{sys.executable} -c \"print('nothing')\"")
 
 
 @pytest.mark.slow
