@@ -174,21 +174,23 @@ def model_summary(model):
 
 
 def format_rows(rows):
+    # As wide as the longest runtime, such as a reference's "ref:torch.onnx+ort".
+    width = max([14] + [len(r["runtime"]) + 1 for r in rows])
     header = (
-        f"{'model':<22}{'graph':<8}{'runtime':<14}{'batch':>6}{'median ms':>11}"
+        f"{'model':<22}{'graph':<8}{'runtime':<{width}}{'batch':>6}{'median ms':>11}"
         f"{'p90 ms':>9}{'img/s':>9}{'GMACs':>8}{'rel err':>10}  vs reference"
     )
     lines = [header]
     for r in rows:
         if "error" in r:
             lines.append(
-                f"{r['model']:<22}{r.get('graph', ''):<8}{r['runtime']:<14}"
+                f"{r['model']:<22}{r.get('graph', ''):<8}{r['runtime']:<{width}}"
                 f"{r['batch']:>6}  FAILED: {r['error'][:200]}"
             )
             continue
         error = r.get("max_rel_error_vs_keras")
         lines.append(
-            f"{r['model']:<22}{r.get('graph', ''):<8}{r['runtime']:<14}{r['batch']:>6}"
+            f"{r['model']:<22}{r.get('graph', ''):<8}{r['runtime']:<{width}}{r['batch']:>6}"
             f"{r['median_ms']:>11.2f}{r.get('p90_ms', float('nan')):>9.2f}"
             f"{r.get('images_per_s', float('nan')):>9.1f}{r.get('gmacs', float('nan')):>8.2f}"
             + (f"{error:>10.1e}" if error is not None else f"{'':>10}")

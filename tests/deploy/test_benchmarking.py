@@ -81,6 +81,24 @@ def test_onnx_int8_quantises_pplcnet_with_its_scalar_gemm_biases():
     assert rows[0]["max_rel_error_vs_keras"] < 0.5
 
 
+def test_table_fits_a_reference_label_and_shows_the_ratios():
+    row = {"model": "tiny", "graph": "deploy", "batch": 1}
+    ours = {**row, "runtime": "onnx", "median_ms": 2.0, "over_reference": {"torch.onnx+ort": 1.1}}
+    reference = {
+        **row,
+        "runtime": "ref:torch.onnx+ort",
+        "median_ms": 1.8,
+        "before_median_ms": 1.7,
+        "after_median_ms": 1.9,
+    }
+    header, ours_line, reference_line = format_rows([ours, reference]).splitlines()
+    batch_end = header.index("batch") + len("batch")
+    assert ours_line[:batch_end].endswith("deploy  onnx                    1")
+    assert reference_line[:batch_end].endswith("deploy  ref:torch.onnx+ort      1")
+    assert ours_line.endswith("  1.10× torch.onnx+ort")
+    assert reference_line.endswith("  before 1.70, after 1.90 ms")
+
+
 @pytest.mark.slow
 def test_benchmark_tool_writes_table_json_and_plot(tmp_path):
     output = tmp_path / "bench"
