@@ -5,9 +5,15 @@ For each model (deploy graph, random weights) tf2onnx's graph is written once an
 onnxruntime (--threads threads) with the rewrites export() applied before this work
 ("previous": hard-swish and pointwise-Dense rewrites) and with every rewrite ("rewritten"),
 next to the torch reference where benchmarks/torch_references.py has one (torch.onnx.export
-of the architecture, as benchmarks/reference_latency.py times it). All are timed in the same
-process in alternating rounds, so that a busy neighbour slows each alike; the load average at
-the start and end is recorded, since the machine may be shared.
+of the architecture, as benchmarks/reference_latency.py times it).
+
+One session at a time: each round creates a graph's session, warms it (--warmup runs), times
+--runs runs and deletes it before the next graph's, so that no idle session's spinning thread
+pool competes with the one timed (with several sessions alive, a 3 ms model's round medians
+were bimodal on 2 cores). The sessions keep onnxruntime's default
+session.intra_op.allow_spinning=1, as users get. The --rounds rounds cycle over the graphs, so
+that a busy neighbour or drift slows each alike; the load average at the start and end is
+recorded, since the machine may be shared.
 
     python benchmarks/onnx_graph_latency.py --models=pplcnet_x1_0,convnext_tiny,nfnet_f0
 """
@@ -30,7 +36,10 @@ flags.DEFINE_list("models", ["pplcnet_x1_0", "convnext_tiny", "nfnet_f0"], "Regi
 flags.DEFINE_list("image_sizes", ["224", "224", "256"], "Input side of each model.")
 flags.DEFINE_integer("threads", 2, "onnxruntime intra-op threads.")
 flags.DEFINE_integer("runs", 10, "Timed runs per round.")
-flags.DEFINE_integer("rounds", 10, "Alternating rounds of ours (previous, rewritten).")
+flags.DEFINE_integer("warmup", 10, "Untimed runs of each fresh session first.")
+flags.DEFINE_integer(
+    "rounds", 10, "Rounds, each timing every graph (previous, rewritten, reference)."
+)
 flags.DEFINE_string("output", "onnx_graph_latency", "Result name under benchmarks/results.")
 
 
@@ -42,14 +51,29 @@ def _previous_rewrites(model):
     pointwise_matmuls_to_conv(model)
 
 
-def _session(model):
+def _session(serialized):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = FLAGS.threads
-    return onnxruntime.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    return onnxruntime.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
+
+
+def _outputs(serialized, feed):
+    return _session(serialized).run(None, feed)[0]
+
+
+def _round_median_ms(serialized, feed):
+    """Median of --runs runs of a fresh session after --warmup runs; the session is freed on
+    return, so that it is the only one alive while it is timed."""
+    from keras_minimal.deploy.latency import measure_latency
+
+    session = _session(serialized)
+    timing = measure_latency(
+        lambda inputs: session.run(None, inputs), feed, warmup=FLAGS.warmup, runs=FLAGS.runs
     )
+    return timing["median_ms"]
 
 
 def _counts(model):
@@ -60,9 +84,8 @@ def _load_average():
     return [round(value, 2) for value in os.getloadavg()]
 
 
-def _reference_session(name, size, workdir):
-    """(onnxruntime session, description) of the torch.onnx export of the reference, or None."""
-    import onnx
+def _reference_graph(name, size, workdir):
+    """(serialized torch.onnx export of the reference, description), or (None, why not)."""
     import torch
 
     from benchmarks.torch_references import (
@@ -76,7 +99,8 @@ def _reference_session(name, size, workdir):
     module, description = reference_module(name)
     path = os.path.join(workdir, f"{name}_reference.onnx")
     export_reference_onnx(module, torch.zeros(1, 3, size, size), path)
-    return _session(onnx.load(path)), f"{description} → torch.onnx.export (opset 17)"
+    with open(path, "rb") as f:
+        return f.read(), f"{description} → torch.onnx.export (opset 17)"
 
 
 def _benchmark(name, size, workdir):
@@ -86,7 +110,6 @@ def _benchmark(name, size, workdir):
 
     import keras_minimal
     from keras_minimal.deploy import to_deploy
-    from keras_minimal.deploy.latency import measure_latency
     from keras_minimal.deploy.onnx_graph.pipeline import rewrite_model
 
     model = to_deploy(
@@ -101,9 +124,9 @@ def _benchmark(name, size, workdir):
     _previous_rewrites(graphs["previous"])
     rewrite_model(graphs["rewritten"])
     x = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype("float32")
-    sessions = {key: _session(graph) for key, graph in graphs.items()}
-    feeds = {key: {"image": x} for key in sessions}
-    outputs = {key: session.run(None, feeds[key])[0] for key, session in sessions.items()}
+    serialized = {key: graph.SerializeToString() for key, graph in graphs.items()}
+    feeds = {key: {"image": x} for key in serialized}
+    outputs = {key: _outputs(serialized[key], feeds[key]) for key in serialized}
     scale = float(np.abs(outputs["previous"]).max())
     row = {
         "model": name,
@@ -114,21 +137,16 @@ def _benchmark(name, size, workdir):
         ),
         "nodes": {key: _counts(graph) for key, graph in graphs.items()},
     }
-    reference, row["reference"] = _reference_session(name, size, workdir)
+    del graphs
+    reference, row["reference"] = _reference_graph(name, size, workdir)
     if reference is not None:
-        sessions["reference"] = reference
+        serialized["reference"] = reference
         feeds["reference"] = {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
     row["load_average_start"] = _load_average()
-    times = {key: [] for key in sessions}
+    times = {key: [] for key in serialized}
     for _ in range(FLAGS.rounds):
-        for key, session in sessions.items():
-            timing = measure_latency(
-                lambda feed, session=session: session.run(None, feed),
-                feeds[key],
-                warmup=2,
-                runs=FLAGS.runs,
-            )
-            times[key].append(timing["median_ms"])
+        for key in serialized:
+            times[key].append(_round_median_ms(serialized[key], feeds[key]))
     for key, medians in times.items():
         row[f"{key}_median_ms"] = statistics.median(medians)
         row[f"{key}_fastest_round_ms"] = min(medians)  # the least disturbed by neighbours
@@ -141,7 +159,8 @@ def _benchmark(name, size, workdir):
     if max(row["load_average_start"][0], row["load_average_end"][0]) > os.cpu_count():
         row["note"] = (
             "contended: the load average exceeded the core count (a machine shared with other "
-            "engineers); absolute times are inflated, the alternating rounds keep ratios fairer"
+            "engineers); absolute times are inflated, the rounds cycling over the graphs keep "
+            "ratios fairer"
         )
     return row
 

@@ -2,13 +2,17 @@
 
 The references are the official / timm architectures written with torch.nn.functional in
 tests/torch_reference.py and checked there against the reference fixtures (VanillaNet,
-timm ConvNeXt, timm lcnet); ConvNeXt and PP-LCNet take random weights in timm's layout. Prints one
-JSON line (the protocol of tools/benchmark.py --reference):
+timm ConvNeXt, lcnet and dm_nfnet); ConvNeXt, PP-LCNet and NFNet take random weights in timm's
+layout. Prints one JSON line (the protocol of tools/benchmark.py --reference):
 
     python benchmarks/reference_latency.py --model=vanillanet_5 --runtime=eager
     python tools/benchmark.py --models=vanillanet_5 --graphs=deploy --runtimes=onnx \
-        --reference="torch eager=python benchmarks/reference_latency.py --runtime=eager" \
-        --reference="torch.onnx+ort=python benchmarks/reference_latency.py --runtime=onnxruntime"
+        --reference="torch eager=python benchmarks/reference_latency.py --runtime=eager \
+            --model={model} --batch={batch} --image_size={image_size}" \
+        --reference="torch.onnx+ort=python benchmarks/reference_latency.py \
+            --runtime=onnxruntime --model={model} --batch={batch} --image_size={image_size}"
+
+(tools/benchmark.py fills the {placeholders} and runs each before and after ours.)
 """
 
 import json
@@ -83,6 +87,7 @@ def main(argv):
                 "graph": FLAGS.graph,
                 "runtime": FLAGS.runtime,
                 "batch": FLAGS.batch,
+                "image_size": FLAGS.image_size,
                 "reference": description,
                 "torch": torch.__version__,
                 **timing,

@@ -1,11 +1,18 @@
 """The PyTorch references of the benchmarks: the official / timm architectures written with
-torch.nn.functional in tests/torch_reference.py (checked there against the reference
-fixtures), random weights in the reference layout, and their export as PyTorch users do it."""
+torch.nn.functional in tests/torch_reference.py (checked there against the reference fixtures:
+VanillaNet, timm ConvNeXt, lcnet and dm_nfnet), random weights in the reference layout, and
+their export as PyTorch users do it.
+
+NFNet standardises its weights in the forward pass, as timm's ScaledStdConv2dSame does;
+torch.onnx.export leaves that computation in the file (as it does timm's F.batch_norm form of
+it), and onnxruntime constant-folds it when the session is created, so the graph it runs has
+constant weights: for nfnet_f0 at 256², 81 Conv, each grouped convolution one Conv with
+`group`."""
 
 import numpy as np
 
 
-def _module(function, state, **kwargs):
+def reference_as_module(function, state, **kwargs):
     """A torch.nn.Module running function(state tensors, x, **kwargs), for torch.onnx."""
     import torch
 
@@ -34,7 +41,9 @@ def vanillanet_reference(name, graph):
     variant = VARIANTS[name]
     make_state = random_deploy_state_dict if graph == "deploy" else random_training_state_dict
     state = make_state(variant.dims, variant.strides, 1000)
-    module = _module(vanillanet_torch, state, strides=variant.strides, ada_pool=variant.ada_pool)
+    module = reference_as_module(
+        vanillanet_torch, state, strides=variant.strides, ada_pool=variant.ada_pool
+    )
     return module, "official VanillaNet architecture (torch.nn.functional)"
 
 
@@ -49,7 +58,7 @@ def timm_reference(function, description, **model_kwargs):
 
         with keras.StatelessScope(initialize_variables=False):
             model = keras_minimal.create_model(name, **model_kwargs)
-        return _module(function, random_reference_state(model)), description
+        return reference_as_module(function, random_reference_state(model)), description
 
     return build
 
@@ -64,8 +73,11 @@ def _references():
     )
     for size in ("tiny", "small", "base", "large", "xlarge"):
         references[f"convnext_{size}"] = convnext
+    nfnet = timm_reference(torch_reference.nfnet_torch, "timm dm_nfnet (torch.nn.functional)")
     for scale in ("0_25", "0_35", "0_5", "0_75", "1_0", "1_5", "2_0", "2_5"):
         references[f"pplcnet_x{scale}"] = lcnet
+    for index in range(8):
+        references[f"nfnet_f{index}"] = nfnet
     return references
 
 

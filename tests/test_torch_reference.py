@@ -24,7 +24,12 @@ def test_training_and_deploy_forms(name):
 
 
 @pytest.mark.parametrize(
-    "name, function", [("convnext_tiny_timm", "convnext_torch"), ("lcnet_050_timm", "lcnet_torch")]
+    "name, function",
+    [
+        ("convnext_tiny_timm", "convnext_torch"),
+        ("lcnet_050_timm", "lcnet_torch"),
+        ("nfnet_tiny_dm", "nfnet_torch"),
+    ],
 )
 def test_timm_families(name, function):
     from tests import torch_reference

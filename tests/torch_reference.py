@@ -1,8 +1,10 @@
-"""The official VanillaNet forward pass written with torch.nn.functional from its description.
+"""The reference architectures written with torch.nn.functional from their descriptions: the
+official VanillaNet, timm's ConvNeXt, lcnet (PP-LCNet) and dm_nfnet (NFNet).
 
-Checked against the reference fixtures (tests/test_torch_reference.py), then used where no
-fixture exists (the ada_pool model) and as the PyTorch-eager baseline of the benchmarks.
-State-dict names are the official ones.
+Checked against the reference fixtures (tests/test_torch_reference.py) and, on random weights,
+against our models (tests/applications/test_*_torch_parity.py); then used where no fixture
+exists (the ada_pool model) and as the PyTorch baselines of the benchmarks
+(benchmarks/torch_references.py). State-dict names are the official / timm ones.
 """
 
 import numpy as np
@@ -226,6 +228,84 @@ def lcnet_torch(sd, x):
     return F.linear(x.flatten(1), sd["classifier.weight"], sd["classifier.bias"])
 
 
+# timm's _nonlin_gamma["gelu"]: γ with γ·gelu(x) of unit variance for x ~ N(0, 1).
+TIMM_GELU_GAMMA = 1.7015043497085571
+
+
+def _same_padding(size, kernel, stride):
+    """(before, after) of TF "SAME" padding along one side, as timm's pad_same."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def nfnet_torch(sd, x, alpha=0.2, eps=1e-5):
+    """timm dm_nfnet_* logits (NormFreeNet, eval mode; widths and depths read off `sd`), x NCHW.
+
+    ScaledStdConv2dSame: each kernel standardised per output channel from the weights on every
+    call, ŵ = gain·(w − mean)/(sqrt(var + eps)·sqrt(fan_in)), TF "SAME" padding (explicit F.pad
+    where it is asymmetric, as timm's pad_same); activations γ·gelu(x); NormFreeBlock:
+    out = β·act1(x), shortcut = x or DownsampleAvg(out), conv1 → conv2 → conv2b → conv3 (acts
+    between), SE on the last, ×2 (attn_gain), × skipinit_gain, × α, + shortcut.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def act(t):
+        return F.gelu(t) * TIMM_GELU_GAMMA
+
+    def conv(t, p, stride=1):
+        w = sd[f"{p}.weight"]
+        mean = w.mean(dim=(1, 2, 3), keepdim=True)
+        var = w.var(dim=(1, 2, 3), unbiased=False, keepdim=True)
+        fan_in = w[0].numel()
+        w = (w - mean) * torch.rsqrt(var + eps) * (sd[f"{p}.gain"] * fan_in**-0.5)
+        kernel = w.shape[-1]
+        groups = t.shape[1] // w.shape[1]
+        if stride == 1:
+            return F.conv2d(t, w, sd[f"{p}.bias"], padding=kernel // 2, groups=groups)
+        top, bottom = _same_padding(t.shape[-2], kernel, stride)
+        left, right = _same_padding(t.shape[-1], kernel, stride)
+        t = F.pad(t, (left, right, top, bottom))
+        return F.conv2d(t, w, sd[f"{p}.bias"], stride=stride, groups=groups)
+
+    x = conv(x, "stem.conv1", stride=2)
+    x = conv(act(x), "stem.conv2")
+    x = conv(act(x), "stem.conv3")
+    x = conv(act(x), "stem.conv4", stride=2)
+    expected_var = 1.0
+    stage = 0
+    while f"stages.{stage}.0.conv1.weight" in sd:
+        block = 0
+        while f"stages.{stage}.{block}.conv1.weight" in sd:
+            p = f"stages.{stage}.{block}"
+            stride = 2 if stage > 0 and block == 0 else 1
+            out = act(x) * expected_var**-0.5
+            shortcut = x
+            if f"{p}.downsample.conv.weight" in sd:
+                shortcut = out
+                if stride > 1:
+                    shortcut = F.avg_pool2d(
+                        shortcut, 2, stride, ceil_mode=True, count_include_pad=False
+                    )
+                shortcut = conv(shortcut, f"{p}.downsample.conv")
+            out = conv(out, f"{p}.conv1")
+            out = conv(act(out), f"{p}.conv2", stride=stride)
+            out = conv(act(out), f"{p}.conv2b")
+            out = conv(act(out), f"{p}.conv3")
+            s = out.mean(dim=(2, 3), keepdim=True)
+            s = F.relu(F.conv2d(s, sd[f"{p}.attn_last.fc1.weight"], sd[f"{p}.attn_last.fc1.bias"]))
+            s = F.conv2d(s, sd[f"{p}.attn_last.fc2.weight"], sd[f"{p}.attn_last.fc2.bias"])
+            out = 2.0 * out * torch.sigmoid(s)
+            x = out * sd[f"{p}.skipinit_gain"] * alpha + shortcut
+            if block == 0:
+                expected_var = 1.0  # reset after the first block of each stage (timm)
+            expected_var += alpha**2
+            block += 1
+        stage += 1
+    x = act(conv(x, "final_conv"))
+    return F.linear(x.mean(dim=(2, 3)), sd["head.fc.weight"], sd["head.fc.bias"])
+
+
 def run_torch(function, state, x_nhwc):
     """numpy in and out around a *_torch reference function."""
     import torch
@@ -249,3 +329,43 @@ def random_reference_state(model, seed=0):
         else:
             state[name] = rng.normal(0, 0.05, shape).astype("float32")
     return state
+
+
+def lively_state(model, seed=0):
+    """A reference-layout state whose activations neither fade nor explode through the network.
+
+    Kernels N(0, 3/fan_in) (a little above He, for hard-swish), norm and BatchNorm scales and
+    NFNet's gains U(0.5, 1.5), biases and running means N(0, 0.1), running variances
+    U(0.5, 1.5), ConvNeXt's γ U(0.5, 1).
+    """
+    rng = np.random.default_rng(seed)
+    state = {}
+    for name, array in random_reference_state(model).items():
+        shape = array.shape
+        if name.endswith("running_var"):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith(("running_mean", ".bias")):
+            value = rng.normal(0, 0.1, shape)
+        elif name.endswith("gamma"):
+            value = rng.uniform(0.5, 1.0, shape)
+        elif len(shape) == 1 or name.endswith("gain"):
+            value = rng.uniform(0.5, 1.5, shape)
+        else:
+            value = rng.normal(0, np.sqrt(3.0 / np.prod(shape[1:])), shape)
+        state[name] = value.astype("float32")
+    return state
+
+
+def random_images(side, contrast=1.0):
+    """Two N(0, contrast²) NHWC images of side × side."""
+    x = np.random.default_rng(1).normal(size=(2, side, side, 3))
+    return (contrast * x).astype("float32")
+
+
+def assert_depends_on_input(function, state, x):
+    """The reference logits of x, after checking they are not (nearly) those of a blank image:
+    weights under which the input fades would hide bugs on the input path."""
+    reference = run_torch(function, state, x)
+    blank = run_torch(function, state, np.zeros_like(x))
+    assert np.max(np.abs(reference - blank)) > 0.05 * np.max(np.abs(reference))
+    return reference

@@ -3,12 +3,21 @@ r"""Latency (batch 1) and throughput (batch 32) of models across runtimes, train
     python tools/benchmark.py --models=vanillanet_5,pplcnet_x1_0 \
         --runtimes=keras,keras_xla,saved_model,tflite,onnx --output=benchmarks/results/runtimes
     python tools/benchmark.py --models=vanillanet_5 --graphs=deploy --runtimes=onnx,keras_bf16 \
-        --reference="torch eager=python benchmarks/reference_latency.py --model=vanillanet_5"
+        --reference="torch.onnx+ort=python benchmarks/reference_latency.py --runtime=onnxruntime \
+            --model={model} --batch={batch} --image_size={image_size} --runs={runs}"
 
 Writes <output>.json (rows + machine and versions) and <output>.png (latency vs GMACs) and
 prints a table. Every exported runtime is verified against the Keras model before timing.
+
+A --reference "LABEL=COMMAND" is timed in the same run: for each model and batch size its
+command runs once before that model's runtimes and once after (its row: the mean of the two
+medians, and each), with {model}, {batch}, {image_size}, {runs} and {warmup} replaced by the
+values of the runs it is compared with; each of our rows gets over_reference[LABEL], our median
+over the reference's (see keras_minimal/deploy/reference_runs.py). The command prints one JSON
+line with "median_ms", as benchmarks/reference_latency.py does.
 """
 
+import functools
 import json
 import os
 import sys
@@ -36,7 +45,13 @@ flags.DEFINE_integer("warmup", 5, "Untimed runs first.", lower_bound=0)
 flags.DEFINE_integer(
     "threads", 2, "TFLite and onnxruntime threads (TensorFlow uses every core).", lower_bound=1
 )
-flags.DEFINE_multi_string("reference", [], "'label=command' printing a JSON line with median_ms.")
+flags.DEFINE_multi_string(
+    "reference",
+    [],
+    "'LABEL=COMMAND' printing a JSON line with median_ms, run before and after each model's "
+    "runtimes at each batch size; {model}, {batch}, {image_size}, {runs} and {warmup} in "
+    "COMMAND become the values of the runs it is compared with.",
+)
 flags.DEFINE_string("output", None, "Output prefix for <prefix>.json and <prefix>.png.")
 
 
@@ -62,9 +77,41 @@ def parse_batch_sizes(values):
     return [int(value) for value in values]
 
 
+def runtime_rows(name, graphs, summaries, batch):
+    """Our rows of model `name` (its graphs and their summaries) at one batch size, each printed
+    as it is measured."""
+    from keras_minimal.deploy.benchmarking import benchmark_model, format_rows
+
+    rows = []
+    for graph, model in graphs.items():
+        for row in benchmark_model(
+            model,
+            FLAGS.runtimes,
+            [batch],
+            FLAGS.runs,
+            FLAGS.warmup,
+            FLAGS.threads,
+            FLAGS.throughput_runs,
+        ):
+            rows.append({"model": name, "graph": graph, **summaries[graph], **row})
+            print(format_rows(rows[-1:]).splitlines()[-1], flush=True)
+    return rows
+
+
+def parse_references(values):
+    references = [value.partition("=")[::2] for value in values]
+    for value, (label, command) in zip(values, references, strict=True):
+        if not label.strip() or not command.strip():
+            raise app.UsageError(
+                f"--reference takes LABEL=COMMAND, e.g. 'torch=python "
+                f"benchmarks/reference_latency.py --batch={{batch}}'. Received: {value!r}"
+            )
+    return references
+
+
 def reference_result(label, command):
     """The JSON line of a --reference command; its failure is the user's command failing."""
-    from keras_minimal.deploy.benchmarking import run_reference_command
+    from keras_minimal.deploy.reference_runs import run_reference_command
 
     try:
         return run_reference_command(command)
@@ -76,11 +123,14 @@ def main(argv):
     del argv
     from keras_minimal.deploy.benchmarking import (
         RUNTIMES,
-        benchmark_model,
         describe_environment,
         format_rows,
         model_summary,
         plot_latency_vs_gmacs,
+    )
+    from keras_minimal.deploy.reference_runs import (
+        check_reference_commands,
+        time_between_references,
     )
 
     unknown = [r for r in FLAGS.runtimes if r not in RUNTIMES]
@@ -93,33 +143,23 @@ def main(argv):
         if not FLAGS[flag].value:
             raise app.UsageError(f"--{flag} is empty: name at least one.")
     batch_sizes = parse_batch_sizes(FLAGS.batch_sizes)
+    references = parse_references(FLAGS.reference)
+    check_reference_commands(references, FLAGS.models, batch_sizes)
     rows = []
     for name in FLAGS.models:
-        for graph, model in graphs_of(name, FLAGS.graphs, FLAGS.image_size).items():
-            summary = model_summary(model)
-            for row in benchmark_model(
-                model,
-                FLAGS.runtimes,
-                batch_sizes,
-                FLAGS.runs,
-                FLAGS.warmup,
-                FLAGS.threads,
-                FLAGS.throughput_runs,
-            ):
-                rows.append({"model": name, "graph": graph, **summary, **row})
-                print(format_rows(rows[-1:]).splitlines()[-1], flush=True)
-    for reference in FLAGS.reference:
-        label, _, command = reference.partition("=")
-        result = reference_result(label, command)
-        rows.append(
-            {
-                "model": result.get("model", label),
-                "graph": result.get("graph", ""),
-                "runtime": f"ref:{label}",
-                "batch": result.get("batch", 1),
-                **result,
-            }
-        )
+        graphs = graphs_of(name, FLAGS.graphs, FLAGS.image_size)
+        summaries = {graph: model_summary(model) for graph, model in graphs.items()}
+        for batch in batch_sizes:
+            rows += time_between_references(
+                functools.partial(runtime_rows, name, graphs, summaries, batch),
+                references,
+                run=reference_result,
+                model=name,
+                batch=batch,
+                image_size=FLAGS.image_size,
+                runs=FLAGS.runs if batch == 1 else FLAGS.throughput_runs,
+                warmup=FLAGS.warmup,
+            )
     print("\n" + format_rows(rows))
     if FLAGS.output:
         os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)

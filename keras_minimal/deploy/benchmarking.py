@@ -4,10 +4,7 @@ Every exported runtime goes through `export()`, so each artefact is also verifie
 against the Keras model before it is timed.
 """
 
-import json
 import os
-import shlex
-import subprocess
 import tempfile
 
 import numpy as np
@@ -176,41 +173,38 @@ def model_summary(model):
     }
 
 
-def run_reference_command(command):
-    """Run a comparison command that prints one JSON line {"name", "median_ms", ...} last."""
-    completed = subprocess.run(shlex.split(command), capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"Reference command failed ({completed.returncode}): {command}\n"
-            f"{completed.stderr[-2000:]}"
-        )
-    lines = [line for line in completed.stdout.splitlines() if line.strip().startswith("{")]
-    if not lines:
-        raise RuntimeError(f"Reference command printed no JSON line: {command}")
-    return json.loads(lines[-1])
-
-
 def format_rows(rows):
+    # As wide as the longest runtime, such as a reference's "ref:torch.onnx+ort".
+    width = max([14] + [len(r["runtime"]) + 1 for r in rows])
     header = (
-        f"{'model':<22}{'graph':<8}{'runtime':<14}{'batch':>6}{'median ms':>11}"
-        f"{'p90 ms':>9}{'img/s':>9}{'GMACs':>8}{'rel err':>10}"
+        f"{'model':<22}{'graph':<8}{'runtime':<{width}}{'batch':>6}{'median ms':>11}"
+        f"{'p90 ms':>9}{'img/s':>9}{'GMACs':>8}{'rel err':>10}  vs reference"
     )
     lines = [header]
     for r in rows:
         if "error" in r:
             lines.append(
-                f"{r['model']:<22}{r.get('graph', ''):<8}{r['runtime']:<14}"
+                f"{r['model']:<22}{r.get('graph', ''):<8}{r['runtime']:<{width}}"
                 f"{r['batch']:>6}  FAILED: {r['error'][:200]}"
             )
             continue
         error = r.get("max_rel_error_vs_keras")
         lines.append(
-            f"{r['model']:<22}{r.get('graph', ''):<8}{r['runtime']:<14}{r['batch']:>6}"
+            f"{r['model']:<22}{r.get('graph', ''):<8}{r['runtime']:<{width}}{r['batch']:>6}"
             f"{r['median_ms']:>11.2f}{r.get('p90_ms', float('nan')):>9.2f}"
             f"{r.get('images_per_s', float('nan')):>9.1f}{r.get('gmacs', float('nan')):>8.2f}"
             + (f"{error:>10.1e}" if error is not None else f"{'':>10}")
+            + _versus_reference(r)
         )
     return "\n".join(lines)
+
+
+def _versus_reference(row):
+    """Our row's ratio to each reference timed around it, or a reference's two timings."""
+    if "before_median_ms" in row:
+        return f"  before {row['before_median_ms']:.2f}, after {row['after_median_ms']:.2f} ms"
+    ratios = row.get("over_reference", {})
+    return "".join(f"  {ratio:.2f}× {label}" for label, ratio in ratios.items())
 
 
 def plot_latency_vs_gmacs(rows, path):

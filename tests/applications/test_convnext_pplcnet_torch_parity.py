@@ -7,7 +7,6 @@ Bugs on the input path (the stem, the orientation of early kernels, the stem Lay
 then pass them. Each test here first checks that its reference logits depend on the input.
 """
 
-import numpy as np
 import pytest
 
 from keras_minimal.applications import ConvNeXt, PPLCNet
@@ -20,48 +19,12 @@ pytest.importorskip("torch")
 pytestmark = pytest.mark.multibackend
 
 from tests.torch_reference import (  # noqa: E402
+    assert_depends_on_input,
     convnext_torch,
     lcnet_torch,
-    random_reference_state,
-    run_torch,
+    lively_state,
+    random_images,
 )
-
-
-def lively_state(model, seed=0):
-    """A timm-layout state whose activations neither fade nor explode through the network.
-
-    Kernels N(0, 3/fan_in) (a little above He, for hard-swish), norm and BatchNorm scales
-    U(0.5, 1.5), biases and running means N(0, 0.1), running variances U(0.5, 1.5),
-    ConvNeXt's γ U(0.5, 1).
-    """
-    rng = np.random.default_rng(seed)
-    state = {}
-    for name, array in random_reference_state(model).items():
-        shape = array.shape
-        if name.endswith("running_var"):
-            value = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith(("running_mean", ".bias")):
-            value = rng.normal(0, 0.1, shape)
-        elif name.endswith("gamma"):
-            value = rng.uniform(0.5, 1.0, shape)
-        elif len(shape) == 1:
-            value = rng.uniform(0.5, 1.5, shape)
-        else:
-            value = rng.normal(0, np.sqrt(3.0 / np.prod(shape[1:])), shape)
-        state[name] = value.astype("float32")
-    return state
-
-
-def _images(side, contrast=1.0):
-    x = np.random.default_rng(1).normal(size=(2, side, side, 3))
-    return (contrast * x).astype("float32")
-
-
-def _assert_depends_on_input(function, state, x):
-    reference = run_torch(function, state, x)
-    blank = run_torch(function, state, np.zeros_like(x))
-    assert np.max(np.abs(reference - blank)) > 0.05 * np.max(np.abs(reference))
-    return reference
 
 
 # contrast 0.01: a nearly uniform image, whose stem features vary so little across
@@ -77,8 +40,8 @@ def test_convnext_matches_the_torch_reference(contrast):
         input_shape=(64, 64, 3),
     )
     state = lively_state(model)
-    x = _images(64, contrast)
-    reference = _assert_depends_on_input(convnext_torch, state, x)
+    x = random_images(64, contrast)
+    reference = assert_depends_on_input(convnext_torch, state, x)
     load_reference(model, state)
     assert_matches_reference(model(x, training=False), reference)
 
@@ -94,8 +57,8 @@ def test_lcnet_matches_the_torch_reference(side):
         input_shape=(side, side, 3),
     )
     state = lively_state(model)
-    x = _images(side)
-    reference = _assert_depends_on_input(lcnet_torch, state, x)
+    x = random_images(side)
+    reference = assert_depends_on_input(lcnet_torch, state, x)
     load_reference(model, state)
     assert_matches_reference(model(x, training=False), reference)
     # The same network with every BatchNorm folded (to_deploy) computes the same logits.

@@ -13,7 +13,6 @@ from keras_minimal.deploy.benchmarking import (
     benchmark_model,
     format_rows,
     model_summary,
-    run_reference_command,
 )
 
 pytest.importorskip("onnxruntime")
@@ -82,13 +81,22 @@ def test_onnx_int8_quantises_pplcnet_with_its_scalar_gemm_biases():
     assert rows[0]["max_rel_error_vs_keras"] < 0.5
 
 
-def test_reference_command_protocol():
-    result = run_reference_command(
-        f"{sys.executable} -c \"print('warming up'); print('{{\\\"median_ms\\\": 3.5}}')\""
-    )
-    assert result == {"median_ms": 3.5}
-    with pytest.raises(RuntimeError, match="printed no JSON line"):
-        run_reference_command(f"{sys.executable} -c \"print('nothing')\"")
+def test_table_fits_a_reference_label_and_shows_the_ratios():
+    row = {"model": "tiny", "graph": "deploy", "batch": 1}
+    ours = {**row, "runtime": "onnx", "median_ms": 2.0, "over_reference": {"torch.onnx+ort": 1.1}}
+    reference = {
+        **row,
+        "runtime": "ref:torch.onnx+ort",
+        "median_ms": 1.8,
+        "before_median_ms": 1.7,
+        "after_median_ms": 1.9,
+    }
+    header, ours_line, reference_line = format_rows([ours, reference]).splitlines()
+    batch_end = header.index("batch") + len("batch")
+    assert ours_line[:batch_end].endswith("deploy  onnx                    1")
+    assert reference_line[:batch_end].endswith("deploy  ref:torch.onnx+ort      1")
+    assert ours_line.endswith("  1.10× torch.onnx+ort")
+    assert reference_line.endswith("  before 1.70, after 1.90 ms")
 
 
 @pytest.mark.slow
