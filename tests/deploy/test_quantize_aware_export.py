@@ -208,3 +208,11 @@ def test_without_teacher_forcing_a_changed_layer_shows_in_the_layers_after_it(tr
     finally:
         first_conv.set_weights(kernel)
     assert free[-1].within_one_step < 0.9  # the logits, computed from the changed layer on
+
+
+def test_a_file_with_float_operators_is_refused_by_name(trained, tmp_path):
+    qat, x_test = trained
+    float_file = tmp_path / "float.tflite"
+    export(_tiny_classifier(), float_file, "tflite", fuse=False, batch_size=1)  # float32
+    with pytest.raises(ValueError, match=r"not a full-integer TFLite file: float operators"):
+        layerwise_agreement(qat, float_file, x_test[:2])
