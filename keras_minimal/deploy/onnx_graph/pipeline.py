@@ -4,6 +4,7 @@ from keras_minimal.deploy.onnx_graph.gelu import canonical_gelu
 from keras_minimal.deploy.onnx_graph.grouped_conv import merge_grouped_convolutions
 from keras_minimal.deploy.onnx_graph.hard_sigmoid import fuse_hard_sigmoid
 from keras_minimal.deploy.onnx_graph.hard_swish import fuse_hard_swish
+from keras_minimal.deploy.onnx_graph.input_transpose import transpose_input_first
 from keras_minimal.deploy.onnx_graph.layer_norm import fuse_layer_norm
 from keras_minimal.deploy.onnx_graph.pad_into_conv import fold_pads_into_conv
 from keras_minimal.deploy.onnx_graph.pointwise_conv import pointwise_matmuls_to_conv
@@ -23,6 +24,7 @@ REWRITES = (
     canonical_gelu,
     fuse_layer_norm,
     matmul_without_reshapes,
+    transpose_input_first,
 )
 
 

@@ -32,9 +32,15 @@ def _conv_layers(model):
     return [layer for layer in model.layers if isinstance(layer, convolutions)]
 
 
+def _readers_of_image(model):
+    return [node.op_type for node in model.graph.node if "image" in node.input]
+
+
 def _clean_graph(model, tmp_path, batch_size):
     original = tf2onnx_graph(randomize_weights(model), tmp_path / "model.onnx", batch_size)
     new, _ = rewritten(original, rewrite_model)
+    # The preprocessing multiply-add runs on the NCHW image, after the input's Transpose.
+    assert _readers_of_image(original) == ["Mul"] and _readers_of_image(new) == ["Transpose"]
     for batch in (1, 2) if batch_size is None else (batch_size,):
         assert_same_outputs(original, new, images(batch, SIDE))
     return op_counts(original), op_counts(new), optimized_by_onnxruntime(new, tmp_path)
