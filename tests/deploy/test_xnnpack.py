@@ -203,19 +203,59 @@ def _operators(interpreter):
     return [op for op in interpreter._get_ops_details() if op["op_name"] != "DELEGATE"]
 
 
-@pytest.mark.parametrize("quantization", [None, "fp16"])
-def test_nfnet_tflite_export_is_one_xnnpack_partition_without_split_groups(tmp_path, quantization):
+def _is_dense_on_pooled_map(layer):
+    return type(layer) is keras.layers.Dense and tuple(layer.input.shape[1:3]) == (1, 1)
+
+
+@pytest.mark.parametrize("quantization, batch_size", [(None, 1), (None, None), ("fp16", None)])
+def test_nfnet_tflite_export_is_one_xnnpack_partition(tmp_path, quantization, batch_size):
     fused = to_deploy(_official_nfnet())
     interpreter = _exported_tflite(
-        fused, tmp_path, NFNET_FIXTURE.inputs, quantization=quantization, batch_size=1
+        fused, tmp_path, NFNET_FIXTURE.inputs, quantization=quantization, batch_size=batch_size
     )
     names = [op["op_name"] for op in _operators(interpreter)]
-    assert "SPLIT" not in names and "CONCATENATION" not in names
+    # No per-group SPLIT / CONCATENATION, nor a dynamic batch's tensordot shape arithmetic.
+    assert not {"SPLIT", "CONCATENATION", "SHAPE", "RESHAPE"} & set(names)
+    # One CONV_2D per convolution and per squeeze-excite Dense; the classifier stays Dense.
     convolutions = [layer for layer in fused.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert names.count("CONV_2D") == len(convolutions)  # one operator per convolution
+    gates = [layer for layer in fused.layers if _is_dense_on_pooled_map(layer)]
+    assert len(gates) == 2 * 5
+    assert names.count("CONV_2D") == len(convolutions) + len(gates)
+    assert names.count("FULLY_CONNECTED") == 1
     # XNNPACK replaced the whole graph: one delegate node from the image to the logits.
     (delegate,) = [op for op in interpreter._get_ops_details() if op["op_name"] == "DELEGATE"]
     (image,) = interpreter.get_input_details()
     (logits,) = interpreter.get_output_details()
     assert image["index"] in delegate["inputs"]
     assert list(delegate["outputs"]) == [logits["index"]]
+
+
+def test_dense_on_a_pooled_map_becomes_a_1x1_conv_equal_to_numpy():
+    inputs = keras.Input((5, 6, 8))
+    pooled = keras.layers.GlobalAveragePooling2D(keepdims=True)(inputs)
+    hidden = keras.layers.Dense(4, activation="relu", name="fc1")(pooled)
+    gate = keras.layers.Dense(8, activation="sigmoid", name="fc2")(hidden)
+    gated = keras.layers.Multiply()([inputs, gate])
+    per_pixel = keras.layers.Dense(3, name="per_pixel")(gated)  # on a 5×6 map: kept
+    flat = keras.layers.GlobalAveragePooling2D()(per_pixel)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(flat))  # 2-D: kept
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+
+    rebuilt = for_xnnpack(model)
+    kinds = {name: type(rebuilt.get_layer(name)) for name in ("fc1", "fc2", "per_pixel", "head")}
+    assert kinds == {
+        "fc1": keras.layers.Conv2D,
+        "fc2": keras.layers.Conv2D,
+        "per_pixel": keras.layers.Dense,
+        "head": keras.layers.Dense,
+    }
+    assert tuple(rebuilt.get_layer("fc1").kernel.shape) == (1, 1, 8, 4)
+    x = rng.normal(size=(2, 5, 6, 8)).astype("float32")
+    w = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    hidden = np.maximum(mean @ w["fc1"][0] + w["fc1"][1], 0)
+    gate = 1 / (1 + np.exp(-(hidden @ w["fc2"][0] + w["fc2"][1])))
+    per_pixel = (x * gate) @ w["per_pixel"][0] + w["per_pixel"][1]
+    expected = per_pixel.mean(axis=(1, 2)) @ w["head"][0] + w["head"][1]
+    assert_matches_reference(rebuilt(x), expected, rtol=1e-5)
