@@ -24,7 +24,7 @@ from keras_minimal.deploy.parity import (
 from keras_minimal.deploy.precision import check_not_quantized, is_float32, with_dtype_policy
 from keras_minimal.deploy.runtimes import RUNTIMES, load_runtime
 from keras_minimal.deploy.to_deploy import to_deploy
-from keras_minimal.deploy.xnnpack import with_banded_depthwise
+from keras_minimal.deploy.xnnpack import for_xnnpack
 from keras_minimal.tempfiles import make_owned_dir, remove_dead_leftovers
 from keras_minimal.validation import is_integer
 
@@ -254,7 +254,7 @@ def _write(
             calibrated,
             model,
         )
-        model = with_banded_depthwise(model)
+        model = for_xnnpack(model)
     elif format == "onnx":
         options = {"opset_version": opset}
     model.export(
