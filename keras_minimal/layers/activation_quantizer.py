@@ -21,7 +21,8 @@ class ActivationQuantizer(keras.layers.Layer):
     (PyTorch's observers do the same) instead of averaging it into the initial ±6, so a
     short fine-tune does not keep a range from before it saw data. The range always
     contains 0 (TFLite's zero point must be a grid level) and is at least
-    MIN_RANGE_WIDTH wide.
+    MIN_RANGE_WIDTH wide. ±inf (1/√0 in QuantizedLayerNormalization) is quantised to
+    the end of the range, as TFLite's int8 kernels saturate, and leaves the range alone.
 
     The range and the number of batches seen (`steps`) are non-trainable variables:
     they are saved with the model and restored by checkpoints.
@@ -78,6 +79,7 @@ class ActivationQuantizer(keras.layers.Layer):
 
     def _update(self, inputs):
         x = ops.cast(ops.stop_gradient(inputs), "float32")
+        x = ops.where(ops.isinf(x), 0.0, x)  # saturates at an end; must not widen the range
         batch_min = ops.minimum(ops.min(x), 0.0)
         batch_max = ops.maximum(ops.max(x), 0.0)
         first = ops.equal(self.steps, 0)

@@ -61,3 +61,12 @@ def test_config_round_trip_and_bad_arguments():
     with pytest.raises(ValueError, match="Received: fixed_range=\\(0.0, 0.0\\)"):
         ActivationQuantizer(fixed_range=(0.0, 0.0))
     assert keras.layers.deserialize(keras.layers.serialize(quantizer)).name == "q"
+
+
+def test_infinity_saturates_at_the_end_of_the_range_without_widening_it():
+    """1/√0 in a quantised layer normalisation: TFLite's int8 RSQRT writes its top level."""
+    quantizer = ActivationQuantizer()
+    out = quantizer(np.array([[0.5, 2.0, np.inf, -np.inf]], "float32"), training=True)
+    assert _range(quantizer) == (0.0, 2.0)
+    np.testing.assert_array_equal(ops.convert_to_numpy(out)[0, 2:], [2.0, 0.0])
+
