@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_minimal.layers.fake_quant import fake_quantize
+from keras_minimal.layers.fake_quant import fake_quantize, fake_quantize_average
 
 # A tensor that is all zeros (a branch whose gain is still 0) gets a range of this width:
 # a zero-width range has no scale (TFLite and tf2onnx divide by it).
@@ -69,10 +69,15 @@ class ActivationQuantizer(keras.layers.Layer):
             aggregation="only_first_replica",
         )
 
-    def call(self, inputs, training=None, update_range=True):
+    def call(self, inputs, training=None, update_range=True, average=False):
         """`update_range=False`: quantise over this range without updating it (a second
-        tensor that TFLite keeps on the same grid, such as an average pooling's output)."""
+        tensor that TFLite keeps on the same grid). `average=True`: `inputs` average
+        values on this grid (an average pooling's output, which TFLite's int8 kernel
+        keeps on its input's grid): rounded as that kernel rounds (fake_quantize_average),
+        without updating the range."""
         low, high = self.range_min, self.range_max
+        if average:
+            return fake_quantize_average(inputs, low, high)
         if training and update_range and self.fixed_range is None:
             low, high = self._update(inputs)
         return fake_quantize(inputs, low, high)

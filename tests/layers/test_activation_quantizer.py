@@ -7,7 +7,7 @@ import pytest
 from keras import ops
 
 from keras_minimal.layers import ActivationQuantizer
-from keras_minimal.layers.fake_quant import fake_quantize
+from keras_minimal.layers.fake_quant import fake_quantize, fake_quantize_average
 
 pytestmark = pytest.mark.multibackend
 
@@ -70,3 +70,12 @@ def test_infinity_saturates_at_the_end_of_the_range_without_widening_it():
     assert _range(quantizer) == (0.0, 2.0)
     np.testing.assert_array_equal(ops.convert_to_numpy(out)[0, 2:], [2.0, 0.0])
 
+
+def test_an_average_is_rounded_onto_the_grid_as_tflite_pools_without_moving_the_range():
+    quantizer = ActivationQuantizer()
+    quantizer(np.array([[-0.2, 51.6]], "float32"), training=True)
+    averages = np.array([[0.5, 1.5, 30.25]], "float32") * (51.8 / 255) - 0.2
+    out = quantizer(averages, average=True, training=True)
+    assert _range(quantizer) == pytest.approx((-0.2, 51.6))
+    expected = fake_quantize_average(averages, *_range(quantizer))
+    np.testing.assert_allclose(ops.convert_to_numpy(out), ops.convert_to_numpy(expected))
