@@ -94,3 +94,26 @@ def randomize_batch_norms(model, seed=0):
         bn.moving_mean.assign(rng.normal(0, 0.2, n).astype("float32"))
         bn.moving_variance.assign(rng.uniform(0.5, 2.0, n).astype("float32"))
     return model
+
+
+def backend_gradient(function, x):
+    """d sum(function(x)) / dx as numpy, on the current Keras backend (`function` returns
+    a scalar)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = function(x)
+        return tape.gradient(y, x).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(function)(x))
+    import torch
+
+    x = torch.tensor(x, requires_grad=True)
+    function(x).backward()
+    return x.grad.numpy()

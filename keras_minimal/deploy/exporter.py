@@ -1,5 +1,6 @@
 """export(): fuse → float32 → write SavedModel / TFLite / ONNX atomically → verify in a runtime."""
 
+import contextlib
 import functools
 import inspect
 import itertools
@@ -257,9 +258,16 @@ def _write(
         model = for_xnnpack(model)
     elif format == "onnx":
         options = {"opset_version": opset}
-    model.export(
-        tmp_path, format=_KERAS_FORMATS[format], input_signature=signature, verbose=False, **options
-    )
+    # A quantisation-aware graph is traced as the converters read it (FakeQuant ops only).
+    tracing = qat.converter_graph() if qat.is_quantize_aware(model) else contextlib.nullcontext()
+    with tracing:
+        model.export(
+            tmp_path,
+            format=_KERAS_FORMATS[format],
+            input_signature=signature,
+            verbose=False,
+            **options,
+        )
     # Without a calibration image the converter leaves the graph in float, silently.
     if quantization == "int8" and not calibrated and not qat.is_quantize_aware(model):
         raise ValueError(

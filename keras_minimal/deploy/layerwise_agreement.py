@@ -22,6 +22,7 @@ from keras import ops
 from keras_minimal.deploy.quantize_aware_export import float_operators
 from keras_minimal.layers.activation_quantizer import ActivationQuantizer
 from keras_minimal.layers.quantized_activation import QuantizedActivation
+from keras_minimal.layers.quantized_layer_normalization import QuantizedLayerNormalization
 
 _LEVELS = 255
 
@@ -90,33 +91,50 @@ class _TFLiteTensors:
             for index in values:
                 values[index].append(interpreter.get_tensor(index)[0].copy())
         self.levels = {index: np.stack(v).astype("int32") for index, v in values.items()}
+        self.claimed = set()  # the tensors matched so far
 
-    def find(self, layer, elements):
-        """The index of the tensor on `layer`'s grid with `elements` values per image (by
-        the name of the quantiser or of a layer it quantises when several are), or None."""
-        step, zero_point = _grid(layer)
+    def find(self, grid, values, names):
+        """The index of the tensor on `grid` (step, zero point) with the size of `values`
+        (one image's) that the Keras quantiser computing `values` writes, or None. When
+        several tensors have that grid and size (a tensor and its reshape; γ·x and γ·x + β
+        with β ≈ 0 have ranges within rounding of each other), the one named after a
+        layer in `names`, not matched before, whose levels are nearest `values`'."""
+        step, zero_point = grid
         found = [
             index
             for index, t in self.details.items()
             if int(t["quantization"][1]) == zero_point
             and np.isclose(t["quantization"][0], step, rtol=1e-5)
-            and int(np.prod(t["shape"][1:])) == elements
+            and int(np.prod(t["shape"][1:])) == values[0].size
         ]
         if len(found) > 1:
-            names = "|".join(re.escape(n) for n in {layer.name, *_producer_names(layer)})
-            pattern = re.compile(rf"/({names})(_\d+)?/")
+            pattern = re.compile(rf"/({'|'.join(re.escape(n) for n in names)})(_\d+)?/")
             found = [i for i in found if pattern.search(self.details[i]["name"])]
-        return found[0] if len(found) == 1 else None
+            found = [i for i in found if i not in self.claimed] or found
+            levels = np.round(values / step)
+            found = sorted(
+                found,
+                key=lambda i: np.sum(
+                    np.round(self.dequantized(i) / step) != levels.reshape(self.levels[i].shape)
+                ),
+            )[:1]
+        if not found:
+            return None
+        self.claimed.add(found[0])
+        return found[0]
 
     def dequantized(self, index):
         scale, zero_point = self.details[index]["quantization"]
         return (self.levels[index] - zero_point).astype("float32") * scale
 
 
-def _producer_names(layer):
+def _producers(layer, average):
+    """The names of the layers whose outputs `layer` quantises: its own tensor's producers
+    (average=False), or the average poolings whose outputs it rounds onto its grid."""
     return [
         tensor._keras_history.operation.name
         for node in layer._inbound_nodes
+        if bool(node.arguments.kwargs.get("average")) == average
         for tensor in node.input_tensors
     ]
 
@@ -133,28 +151,30 @@ def layerwise_agreement(model, tflite_path, images, teacher_forcing=True):
     """[LayerAgreement] for each quantised tensor of the quantisation-aware `model`, in
     graph order, against the full-integer TFLite file exported from it (batch 1, float
     or int8 input), each computed from TFLite's values of the tensors before it; with
-    `teacher_forcing=False`, from the Keras model's own (to see differences grow)."""
+    `teacher_forcing=False`, from the Keras model's own (to see differences grow). The
+    steps of a QuantizedLayerNormalization (TFLite's MEAN, SUB, MUL, ... between them) are
+    compared one by one, as "<layer>/<step quantiser>"; an average pooling's output, which
+    TFLite keeps on its input's grid, as "<pooling layer>/<input's quantiser>"."""
     images = np.asarray(images, "float32")
     tflite = _TFLiteTensors(tflite_path, images)
     results = []
 
-    def call(layer, *args, **kwargs):
-        outputs = layer(*args, **kwargs)
-        if not _is_quantizer(layer):
-            return outputs
+    def compare(quantizer, outputs, label, names):
+        """`outputs` of `quantizer` against its TFLite tensor; TFLite's values in their
+        place when teacher forcing."""
         values = ops.convert_to_numpy(outputs)
-        step = _grid(layer)[0]
-        index = tflite.find(layer, values[0].size)
+        grid = _grid(quantizer)
+        index = tflite.find(grid, values, names)
         if index is None:
-            results.append(LayerAgreement(layer.name, step))
+            results.append(LayerAgreement(label, grid[0]))
             return outputs
-        ours = np.round(values.reshape(tflite.levels[index].shape) / step)
+        ours = np.round(values.reshape(tflite.levels[index].shape) / grid[0])
         theirs = tflite.dequantized(index)
-        difference = np.abs(np.round(theirs / step) - ours)
+        difference = np.abs(np.round(theirs / grid[0]) - ours)
         results.append(
             LayerAgreement(
-                layer.name,
-                step,
+                label,
+                grid[0],
                 tflite.details[index]["name"],
                 float(np.mean(difference == 0)),
                 float(np.mean(difference <= 1)),
@@ -164,6 +184,26 @@ def layerwise_agreement(model, tflite_path, images, teacher_forcing=True):
         if not teacher_forcing:
             return outputs
         return ops.convert_to_tensor(theirs.reshape(values.shape))
+
+    def call(layer, *args, **kwargs):
+        if isinstance(layer, QuantizedLayerNormalization):
+            return layer.compute_steps(
+                args[0],
+                lambda q, x: compare(q, q(x), f"{layer.name}/{q.name}", {layer.name}),
+            )
+        outputs = layer(*args, **kwargs)
+        if not _is_quantizer(layer):
+            return outputs
+        if kwargs.get("average"):
+            pooling = next(averages[id(layer)])
+            return compare(layer, outputs, f"{pooling}/{layer.name}", {pooling})
+        return compare(layer, outputs, layer.name, {layer.name, *_producers(layer, False)})
+
+    averages = {
+        id(layer): iter(_producers(layer, True))
+        for layer in model.layers
+        if isinstance(layer, ActivationQuantizer)
+    }
 
     model._run_through_graph(ops.convert_to_tensor(images), call_fn=call)
     return results

@@ -12,7 +12,7 @@ from keras import ops
 
 from keras_minimal.deploy.parity import QAT_NUMERICS
 from keras_minimal.layers.activation_quantizer import ActivationQuantizer, is_quantize_aware
-from keras_minimal.layers.fake_quant import NUM_BITS
+from keras_minimal.layers.fake_quant import NUM_BITS, converter_graph
 from keras_minimal.layers.quantized_activation import QuantizedActivation
 
 NUMERICS = QAT_NUMERICS
@@ -23,6 +23,7 @@ _EDGE_OPS = ("QUANTIZE", "DEQUANTIZE")
 __all__ = [
     "NUMERICS",
     "check_arguments",
+    "converter_graph",
     "converter_options",
     "float_operators",
     "is_quantize_aware",

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_minimal.layers.fake_quant import fake_quantize
+from keras_minimal.layers.fake_quant import fake_quantize, fake_quantize_average
 
 # A tensor that is all zeros (a branch whose gain is still 0) gets a range of this width:
 # a zero-width range has no scale (TFLite and tf2onnx divide by it).
@@ -21,7 +21,8 @@ class ActivationQuantizer(keras.layers.Layer):
     (PyTorch's observers do the same) instead of averaging it into the initial ±6, so a
     short fine-tune does not keep a range from before it saw data. The range always
     contains 0 (TFLite's zero point must be a grid level) and is at least
-    MIN_RANGE_WIDTH wide.
+    MIN_RANGE_WIDTH wide. ±inf (1/√0 in QuantizedLayerNormalization) is quantised to
+    the end of the range, as TFLite's int8 kernels saturate, and leaves the range alone.
 
     The range and the number of batches seen (`steps`) are non-trainable variables:
     they are saved with the model and restored by checkpoints.
@@ -68,16 +69,22 @@ class ActivationQuantizer(keras.layers.Layer):
             aggregation="only_first_replica",
         )
 
-    def call(self, inputs, training=None, update_range=True):
+    def call(self, inputs, training=None, update_range=True, average=False):
         """`update_range=False`: quantise over this range without updating it (a second
-        tensor that TFLite keeps on the same grid, such as an average pooling's output)."""
+        tensor that TFLite keeps on the same grid). `average=True`: `inputs` average
+        values on this grid (an average pooling's output, which TFLite's int8 kernel
+        keeps on its input's grid): rounded as that kernel rounds (fake_quantize_average),
+        without updating the range."""
         low, high = self.range_min, self.range_max
+        if average:
+            return fake_quantize_average(inputs, low, high)
         if training and update_range and self.fixed_range is None:
             low, high = self._update(inputs)
         return fake_quantize(inputs, low, high)
 
     def _update(self, inputs):
         x = ops.cast(ops.stop_gradient(inputs), "float32")
+        x = ops.where(ops.isinf(x), 0.0, x)  # saturates at an end; must not widen the range
         batch_min = ops.minimum(ops.min(x), 0.0)
         batch_max = ops.maximum(ops.max(x), 0.0)
         first = ops.equal(self.steps, 0)

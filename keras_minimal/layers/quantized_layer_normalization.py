@@ -10,6 +10,16 @@ from keras_minimal.layers.fake_quant import fake_quantize_weights
 _STEPS = ("mean", "centred", "squared", "variance", "shifted", "inverse_std", "normalized")
 
 
+def _rsqrt_saturating(x):
+    """1/√x with no gradient where x is 0 (a variance below half a step of its grid rounds
+    to 0), for training: there 1/√0 = +inf, which the inverse-std quantiser writes as the
+    top of its range (as TFLite's int8 RSQRT does for its zero level) without widening
+    the range, and the gradient of rsqrt would be 0 · inf = NaN. At inference the plain
+    rsqrt gives the same values (and the exported graph no extra operators)."""
+    positive = ops.greater(x, 0.0)
+    return ops.where(positive, ops.rsqrt(ops.where(positive, x, 1.0)), float("inf"))
+
+
 @keras.saving.register_keras_serializable(package="keras_minimal")
 class QuantizedLayerNormalization(keras.layers.LayerNormalization):
     """keras.layers.LayerNormalization (last axis) with every intermediate tensor of its
@@ -44,21 +54,26 @@ class QuantizedLayerNormalization(keras.layers.LayerNormalization):
             quantizer.build(input_shape)
 
     def call(self, inputs, training=None):
-        quantize = {
-            q.name.removesuffix("_quantizer"): (lambda x, q=q: q(x, training=training))
-            for q in self.step_quantizers
-        }
-        mean = quantize["mean"](ops.mean(inputs, axis=-1, keepdims=True))
-        centred = quantize["centred"](inputs - mean)
-        squared = quantize["squared"](centred * centred)
-        variance = quantize["variance"](ops.mean(squared, axis=-1, keepdims=True))
-        shifted = quantize["shifted"](variance + self.epsilon)
-        inverse_std = quantize["inverse_std"](ops.rsqrt(shifted))
-        outputs = quantize["normalized"](centred * inverse_std)
+        return self.compute_steps(inputs, lambda q, x: q(x, training=training), training)
+
+    def compute_steps(self, inputs, quantize, training=None):
+        """The layer's output, with `quantize(step_quantizer, tensor)` giving each step's
+        quantised tensor (deploy.layerwise_agreement passes one that compares each step
+        with TFLite's and goes on from TFLite's values)."""
+        inputs = ops.convert_to_tensor(inputs, self.compute_dtype)
+        quantizer = {q.name.removesuffix("_quantizer"): q for q in self.step_quantizers}
+        mean = quantize(quantizer["mean"], ops.mean(inputs, axis=-1, keepdims=True))
+        centred = quantize(quantizer["centred"], inputs - mean)
+        squared = quantize(quantizer["squared"], centred * centred)
+        variance = quantize(quantizer["variance"], ops.mean(squared, axis=-1, keepdims=True))
+        shifted = quantize(quantizer["shifted"], variance + self.epsilon)
+        rsqrt = _rsqrt_saturating if training else ops.rsqrt
+        inverse_std = quantize(quantizer["inverse_std"], rsqrt(shifted))
+        outputs = quantize(quantizer["normalized"], centred * inverse_std)
         if self.scale:
             outputs = outputs * fake_quantize_weights(self.gamma)
         if self.scale and self.center:
-            outputs = quantize["scaled"](outputs)
+            outputs = quantize(quantizer["scaled"], outputs)
         if self.center:
             outputs = outputs + fake_quantize_weights(self.beta)
         return outputs

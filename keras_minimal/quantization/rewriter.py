@@ -110,12 +110,12 @@ class Rewriter:
         return self._register(output, FIXED_GRID)
 
     def regrid(self, output, source, name):
-        """`output` (new values from `source`'s, as an average) rounded back to `source`'s
-        grid, which TFLite keeps for it; a tracked range when `source`'s is fixed."""
+        """`output` (averages of `source`'s values) rounded back to `source`'s grid, which
+        TFLite keeps for it, as its kernel rounds; a tracked range when `source`'s is fixed."""
         quantizer = self.grid[id(source)]
         if not isinstance(quantizer, ActivationQuantizer):
             return self.track(output, name)
-        return self._register(quantizer(output, update_range=False), quantizer)
+        return self._register(quantizer(output, average=True), quantizer)
 
     def fuse(self, tensor, kind):
         """Mark `tensor` as computed with the activation `kind` of a later layer fused."""

@@ -7,7 +7,7 @@ import pytest
 from keras import ops
 
 from keras_minimal.layers import ActivationQuantizer
-from keras_minimal.layers.fake_quant import fake_quantize
+from keras_minimal.layers.fake_quant import fake_quantize, fake_quantize_average
 
 pytestmark = pytest.mark.multibackend
 
@@ -61,3 +61,21 @@ def test_config_round_trip_and_bad_arguments():
     with pytest.raises(ValueError, match="Received: fixed_range=\\(0.0, 0.0\\)"):
         ActivationQuantizer(fixed_range=(0.0, 0.0))
     assert keras.layers.deserialize(keras.layers.serialize(quantizer)).name == "q"
+
+
+def test_infinity_saturates_at_the_end_of_the_range_without_widening_it():
+    """1/√0 in a quantised layer normalisation: TFLite's int8 RSQRT writes its top level."""
+    quantizer = ActivationQuantizer()
+    out = quantizer(np.array([[0.5, 2.0, np.inf, -np.inf]], "float32"), training=True)
+    assert _range(quantizer) == (0.0, 2.0)
+    np.testing.assert_array_equal(ops.convert_to_numpy(out)[0, 2:], [2.0, 0.0])
+
+
+def test_an_average_is_rounded_onto_the_grid_as_tflite_pools_without_moving_the_range():
+    quantizer = ActivationQuantizer()
+    quantizer(np.array([[-0.2, 51.6]], "float32"), training=True)
+    averages = np.array([[0.5, 1.5, 30.25]], "float32") * (51.8 / 255) - 0.2
+    out = quantizer(averages, average=True, training=True)
+    assert _range(quantizer) == pytest.approx((-0.2, 51.6))
+    expected = fake_quantize_average(averages, *_range(quantizer))
+    np.testing.assert_allclose(ops.convert_to_numpy(out), ops.convert_to_numpy(expected))

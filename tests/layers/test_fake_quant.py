@@ -1,12 +1,17 @@
 """Fake quantisation against a direct numpy computation of TFLite's int8 grids, and its
 straight-through gradient, on every backend."""
 
-import keras
 import numpy as np
 import pytest
 from keras import ops
 
-from keras_minimal.layers.fake_quant import fake_quantize, fake_quantize_weights
+from keras_minimal.layers.fake_quant import (
+    converter_graph,
+    fake_quantize,
+    fake_quantize_average,
+    fake_quantize_weights,
+)
+from tests.helpers import backend_gradient
 from tests.numpy_reference import fake_quant as _numpy_fake_quant
 
 pytestmark = pytest.mark.multibackend
@@ -65,29 +70,46 @@ def test_straight_through_gradient_is_one_inside_the_range_and_zero_outside():
     x = np.array([-2.5, -1.5, -0.7, 0.0, 0.31, 2.2, 2.99, 3.7, 9.0], "float32")
     upstream = np.arange(1, 10, dtype="float32")
     inside = (x >= low) & (x <= high)
-    gradient = _gradient(lambda t: ops.sum(fake_quantize(t, low, high) * ops.array(upstream)), x)
+    gradient = backend_gradient(
+        lambda t: ops.sum(fake_quantize(t, low, high) * ops.array(upstream)), x
+    )
     np.testing.assert_array_equal(gradient, np.where(inside, upstream, 0.0))
     weights = np.array([[0.3, -1.2], [0.05, 0.7]], "float32")
-    gradient = _gradient(lambda t: ops.sum(fake_quantize_weights(t, axis=-1) * 2.0), weights)
+    gradient = backend_gradient(lambda t: ops.sum(fake_quantize_weights(t, axis=-1) * 2.0), weights)
     np.testing.assert_array_equal(gradient, np.full_like(weights, 2.0))  # all within range
 
 
-def _gradient(function, x):
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
+def _tflite_average_pool_levels(levels):
+    """TFLite's int8 AVERAGE_POOL_2D on windows of int8 levels (last axis): the sum plus or
+    minus half the count, divided in C (truncated toward zero): ties away from int8 zero."""
+    total, count = levels.sum(-1), levels.shape[-1]
+    return np.where(total > 0, (total + count // 2) // count, -((count // 2 - total) // count))
 
-        x = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = function(x)
-        return tape.gradient(y, x).numpy()
-    if backend == "jax":
-        import jax
 
-        return np.asarray(jax.grad(function)(x))
-    import torch
-
-    x = torch.tensor(x, requires_grad=True)
-    function(x).backward()
-    return x.grad.numpy()
+def test_an_average_is_rounded_back_onto_its_grid_as_tflites_int8_average_pooling():
+    rng = np.random.default_rng(3)
+    low, high = -0.2, 51.6  # zero at int8 level −127, as after a GELU
+    scale = (high - low) / 255
+    zero_point = round(-low / scale) - 128
+    levels = rng.integers(-128, 128, (2000, 4))  # the int8 levels of 2×2 windows
+    x = ((levels - zero_point) * scale).astype("float32").mean(-1)
+    expected = (_tflite_average_pool_levels(levels) - zero_point) * scale
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(fake_quantize_average(x, low, high)), expected, atol=scale * 1e-3
+    )
+    # One window in four is a tie; below int8 zero fake_quantize rounds it up instead (or
+    # either way, as the float average lands a hair off the tie).
+    total = levels.sum(-1)
+    ties_below = (total % 4 == 2) & (total < 0)
+    assert ties_below.mean() > 0.1
+    plain = ops.convert_to_numpy(fake_quantize(x, low, high))
+    assert np.mean(np.abs(plain - expected)[ties_below] > scale / 2) > 0.5
+    with converter_graph():  # the op the converters read: TFLite's kernel does the rest
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(fake_quantize_average(x, low, high)), plain
+        )
+    upstream = rng.normal(size=x.shape).astype("float32")
+    gradient = backend_gradient(
+        lambda t: ops.sum(fake_quantize_average(t, low, high) * ops.array(upstream)), x
+    )
+    np.testing.assert_allclose(gradient, upstream)  # straight through
