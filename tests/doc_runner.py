@@ -2,8 +2,9 @@
 
 Python blocks run in a fresh interpreter, shell blocks with `bash -eo pipefail` (a failing
 command fails the block), where `python` is this interpreter. The working folder holds a
-link to the project's tools/, so that `python tools/train.py ...` works as written from the
-project root; the project root is on PYTHONPATH and KERAS_HOME is a folder of the page's own.
+link to the project's tools/ and benchmarks/, so that `python tools/train.py ...` works as
+written from the project root; the project root is on PYTHONPATH and KERAS_HOME is a folder
+of the page's own.
 """
 
 import json
@@ -29,9 +30,10 @@ def prepare_page_folder(folder):
     (folder / "keras_home").mkdir(exist_ok=True)
     (folder / "bin").mkdir(exist_ok=True)
     (folder / "blocks").mkdir(exist_ok=True)
-    tools = folder / "work" / "tools"
-    if not tools.exists():
-        tools.symlink_to(ROOT / "tools", target_is_directory=True)
+    for scripts in ("tools", "benchmarks"):
+        link = folder / "work" / scripts
+        if not link.exists():
+            link.symlink_to(ROOT / scripts, target_is_directory=True)
     python = folder / "bin" / "python"
     # A script rather than a link: a virtual environment is found from the path it runs as.
     python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
