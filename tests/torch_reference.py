@@ -369,3 +369,19 @@ def assert_depends_on_input(function, state, x):
     blank = run_torch(function, state, np.zeros_like(x))
     assert np.max(np.abs(reference - blank)) > 0.05 * np.max(np.abs(reference))
     return reference
+
+
+def assert_reproduces_reference(model, function, x, deploy=True):
+    """`model`, loaded with lively random weights in the reference layout, computes what the
+    reference `function` computes on x (checked to depend on x), and so does its deploy graph
+    (everything folded by to_deploy) unless deploy=False."""
+    from keras_minimal.deploy import to_deploy
+    from keras_minimal.weights import load_reference
+    from tests.helpers import assert_matches_reference
+
+    state = lively_state(model)
+    reference = assert_depends_on_input(function, state, x)
+    load_reference(model, state)
+    assert_matches_reference(model(x, training=False), reference)
+    if deploy:
+        assert_matches_reference(to_deploy(model)(x, training=False), reference)

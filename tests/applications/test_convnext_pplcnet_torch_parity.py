@@ -11,18 +11,14 @@ import pytest
 
 from keras_minimal.applications import ConvNeXt, PPLCNet
 from keras_minimal.applications.convnext.variants import TEST_CONFIG
-from keras_minimal.deploy import to_deploy
-from keras_minimal.weights import load_reference
-from tests.helpers import assert_matches_reference
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.multibackend
 
 from tests.torch_reference import (  # noqa: E402
-    assert_depends_on_input,
+    assert_reproduces_reference,
     convnext_torch,
     lcnet_torch,
-    lively_state,
     random_images,
 )
 
@@ -39,11 +35,7 @@ def test_convnext_matches_the_torch_reference(contrast):
         classifier_activation=None,
         input_shape=(64, 64, 3),
     )
-    state = lively_state(model)
-    x = random_images(64, contrast)
-    reference = assert_depends_on_input(convnext_torch, state, x)
-    load_reference(model, state)
-    assert_matches_reference(model(x, training=False), reference)
+    assert_reproduces_reference(model, convnext_torch, random_images(64, contrast), deploy=False)
 
 
 @pytest.mark.parametrize("side", [64, 67])
@@ -56,10 +48,5 @@ def test_lcnet_matches_the_torch_reference(side):
         classifier_activation=None,
         input_shape=(side, side, 3),
     )
-    state = lively_state(model)
-    x = random_images(side)
-    reference = assert_depends_on_input(lcnet_torch, state, x)
-    load_reference(model, state)
-    assert_matches_reference(model(x, training=False), reference)
-    # The same network with every BatchNorm folded (to_deploy) computes the same logits.
-    assert_matches_reference(to_deploy(model)(x, training=False), reference)
+    # The deploy graph too: every BatchNorm folded.
+    assert_reproduces_reference(model, lcnet_torch, random_images(side))
