@@ -57,6 +57,25 @@ def vanillanet_for(fixture, **kwargs):
     )
 
 
+def nfnet_for(fixture, **kwargs):
+    """An untrained NFNet of a timm dm_nfnet fixture's architecture: logits, no
+    preprocessing, the fixture's input size; `kwargs` go to the builder."""
+    from keras_minimal.applications import NFNet
+
+    config = fixture.meta["dm_nfnet_cfg_args"]
+    return NFNet(
+        config["depths"],
+        config["channels"],
+        group_size=config["group_size"],
+        stem_chs=config["stem_chs"],
+        classes=fixture.meta["num_classes"],
+        include_preprocessing=False,
+        classifier_activation=None,
+        input_shape=fixture.inputs.shape[1:],
+        **kwargs,
+    )
+
+
 def reference_param_counts():
     return json.loads((DATA / "reference_param_counts.json").read_text())
 

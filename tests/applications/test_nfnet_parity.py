@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from keras_minimal.applications import NFNet
 from keras_minimal.deploy import to_deploy
 from keras_minimal.weights import load_reference
-from tests.helpers import assert_matches_reference, load_fixture
+from tests.helpers import assert_matches_reference, load_fixture, nfnet_for
 
 pytestmark = pytest.mark.multibackend
 
@@ -14,21 +13,6 @@ pytestmark = pytest.mark.multibackend
 @pytest.fixture(scope="module")
 def fixture():
     return load_fixture("nfnet_tiny_dm")
-
-
-def _model(fixture, **kwargs):
-    config = fixture.meta["dm_nfnet_cfg_args"]
-    return NFNet(
-        config["depths"],
-        config["channels"],
-        group_size=config["group_size"],
-        stem_chs=config["stem_chs"],
-        classes=fixture.meta["num_classes"],
-        include_preprocessing=False,
-        classifier_activation=None,
-        input_shape=fixture.inputs.shape[1:],
-        **kwargs,
-    )
 
 
 def _haiku_checkpoint(state_dict, depths, dotted=False):
@@ -72,7 +56,7 @@ def _haiku_checkpoint(state_dict, depths, dotted=False):
 
 
 def test_timm_dm_checkpoint_reproduces_the_reference_logits(fixture):
-    model = load_reference(_model(fixture), fixture.state_dict)
+    model = load_reference(nfnet_for(fixture), fixture.state_dict)
     assert_matches_reference(model(fixture.inputs, training=False), fixture.outputs["logits"])
 
 
@@ -83,7 +67,7 @@ def test_deepmind_haiku_names_load_to_the_same_logits(fixture, tmp_path, dotted)
     assert "NFNet/~/nf_block_4/~/squeeze_excite/~/linear_1/w" in haiku or dotted
     path = tmp_path / "haiku.npz"
     np.savez(path, **haiku)
-    model = load_reference(_model(fixture), path)
+    model = load_reference(nfnet_for(fixture), path)
     assert_matches_reference(model(fixture.inputs, training=False), fixture.outputs["logits"])
 
 
@@ -94,11 +78,11 @@ def test_deepmind_haiku_params_in_their_nested_form(fixture):
     for name, array in flat.items():
         module, param = name.rsplit("/", 1)
         nested.setdefault(module, {})[param] = array
-    model = load_reference(_model(fixture), nested)
+    model = load_reference(nfnet_for(fixture), nested)
     assert_matches_reference(model(fixture.inputs, training=False), fixture.outputs["logits"])
 
 
 def test_to_deploy_of_the_loaded_model_reproduces_the_reference(fixture):
-    model = load_reference(_model(fixture), fixture.state_dict)
+    model = load_reference(nfnet_for(fixture), fixture.state_dict)
     fused = to_deploy(model)
     assert_matches_reference(fused(fixture.inputs, training=False), fixture.outputs["logits"])

@@ -4,13 +4,13 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minimal.applications import NFNet, PPLCNet, VanillaNet
+from keras_minimal.applications import PPLCNet, VanillaNet
 from keras_minimal.deploy import to_deploy
 from keras_minimal.deploy.xnnpack import for_xnnpack
 from keras_minimal.layers import BandedDepthwiseConv2D, GroupedConv2D, SeriesActivation
 from keras_minimal.weights import load_reference
 from tests import numpy_reference
-from tests.helpers import assert_matches_reference, load_fixture, vanillanet_for
+from tests.helpers import assert_matches_reference, load_fixture, nfnet_for, vanillanet_for
 
 pytestmark = pytest.mark.multibackend
 
@@ -166,18 +166,7 @@ def test_ungrouped_convolutions_are_left_as_they_are():
 
 
 def _official_nfnet():
-    config = NFNET_FIXTURE.meta["dm_nfnet_cfg_args"]
-    model = NFNet(
-        config["depths"],
-        config["channels"],
-        group_size=config["group_size"],
-        stem_chs=config["stem_chs"],
-        classes=NFNET_FIXTURE.meta["num_classes"],
-        include_preprocessing=False,
-        classifier_activation=None,
-        input_shape=NFNET_FIXTURE.inputs.shape[1:],
-    )
-    return load_reference(model, NFNET_FIXTURE.state_dict)
+    return load_reference(nfnet_for(NFNET_FIXTURE), NFNET_FIXTURE.state_dict)
 
 
 def _grouped_layers(model):
