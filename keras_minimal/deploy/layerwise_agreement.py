@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 from keras import ops
 
-from keras_minimal.deploy.quantize_aware_export import float_operators
+from keras_minimal.deploy.quantize_aware_export import float_operators, quantizer_range
 from keras_minimal.layers.activation_quantizer import ActivationQuantizer
 from keras_minimal.layers.quantized_activation import QuantizedActivation
 from keras_minimal.layers.quantized_layer_normalization import QuantizedLayerNormalization
@@ -47,10 +47,7 @@ class LayerAgreement:
 
 def _grid(layer):
     """(step, int8 zero point) of the 8-bit grid a quantiser writes, as TFLite stores it."""
-    if isinstance(layer, ActivationQuantizer):
-        low, high = (float(ops.convert_to_numpy(v)) for v in (layer.range_min, layer.range_max))
-    else:
-        low, high = layer.output_range
+    low, high = quantizer_range(layer)
     step = (high - low) / _LEVELS
     return step, int(np.round(-low / step)) - 128
 

@@ -28,6 +28,7 @@ __all__ = [
     "float_operators",
     "is_quantize_aware",
     "output_step",
+    "quantizer_range",
 ]
 
 
@@ -75,14 +76,19 @@ def float_operators(path):
     return found
 
 
+def quantizer_range(layer):
+    """(low, high) of the 8-bit grid an ActivationQuantizer or QuantizedActivation writes,
+    or None for another layer."""
+    if isinstance(layer, ActivationQuantizer):
+        return tuple(float(ops.convert_to_numpy(v)) for v in (layer.range_min, layer.range_max))
+    if isinstance(layer, QuantizedActivation):
+        return tuple(layer.output_range)
+    return None
+
+
 def output_step(model):
     """The spacing of the 8-bit grid of a quantisation-aware model's output, or None when
     its last layer is not a quantiser."""
     layer = model.outputs[0]._keras_history.operation if len(model.outputs) == 1 else None
-    if isinstance(layer, ActivationQuantizer):
-        low, high = (float(ops.convert_to_numpy(v)) for v in (layer.range_min, layer.range_max))
-        return (high - low) / _LEVELS
-    if isinstance(layer, QuantizedActivation):
-        low, high = layer.output_range
-        return (high - low) / _LEVELS
-    return None
+    grid = quantizer_range(layer)
+    return None if grid is None else (grid[1] - grid[0]) / _LEVELS
