@@ -8,6 +8,14 @@ RUNTIMES = {
     "onnx": "onnxruntime (CPUExecutionProvider)",
 }
 
+# LiteRT's kernel sets. An int8 file's outputs depend on which one runs it: they round
+# requantisation and means differently, so a one-step difference may flip a class.
+TFLITE_KERNELS = {
+    "xnnpack": "LiteRT's default: optimised built-in kernels with the XNNPACK delegate",
+    "builtin": "optimised built-in kernels without the XNNPACK delegate",
+    "reference": "TFLite's reference kernels (reference_ops)",
+}
+
 
 def _saved_model(path, threads):
     import tensorflow as tf
@@ -33,14 +41,21 @@ def _dequantize(y, details):
     return (y.astype("float32") - zero_point) * scale
 
 
-def _tflite(path, threads):
+def _tflite(path, threads, kernels="xnnpack"):
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:
         raise ImportError(
             "Running .tflite files needs pip install 'keras-minimal[export]'."
         ) from None
-    interpreter = Interpreter(model_path=path, num_threads=threads)
+    resolver = {
+        "xnnpack": OpResolverType.AUTO,
+        "builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        "reference": OpResolverType.BUILTIN_REF,
+    }[kernels]
+    interpreter = Interpreter(
+        model_path=path, num_threads=threads, experimental_op_resolver_type=resolver
+    )
     interpreter.allocate_tensors()
     (inp,) = interpreter.get_input_details()
     (out,) = interpreter.get_output_details()
@@ -81,6 +96,20 @@ def _onnx(path, threads):
 _LOADERS = {"saved_model": _saved_model, "tflite": _tflite, "onnx": _onnx}
 
 
-def load_runtime(format, path, threads=2):
-    """A callable float32 NHWC batch → float32 outputs running `path` in its runtime."""
+def load_runtime(format, path, threads=2, tflite_kernels="xnnpack"):
+    """A callable float32 NHWC batch → float32 outputs running `path` in its runtime;
+    `tflite_kernels` picks LiteRT's kernel set for a .tflite file (TFLITE_KERNELS)."""
+    if tflite_kernels not in TFLITE_KERNELS:
+        raise ValueError(
+            f"tflite_kernels must be one of {sorted(TFLITE_KERNELS)}. "
+            f"Received: tflite_kernels={tflite_kernels!r}"
+        )
+    if format == "tflite":
+        return _tflite(str(path), threads, tflite_kernels)
+    if tflite_kernels != "xnnpack":
+        raise ValueError(
+            f"tflite_kernels picks a LiteRT kernel set, and a {format!r} artefact does not run "
+            'in LiteRT; leave it at "xnnpack" for this format. '
+            f"Received: format={format!r}, tflite_kernels={tflite_kernels!r}"
+        )
     return _LOADERS[format](str(path), threads)
