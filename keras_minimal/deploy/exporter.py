@@ -24,6 +24,7 @@ from keras_minimal.deploy.parity import (
 )
 from keras_minimal.deploy.precision import check_not_quantized, is_float32, with_dtype_policy
 from keras_minimal.deploy.runtimes import RUNTIMES, load_runtime
+from keras_minimal.deploy.tf2onnx_memory import bounded_tf2onnx_memory
 from keras_minimal.deploy.to_deploy import to_deploy
 from keras_minimal.deploy.xnnpack import for_xnnpack
 from keras_minimal.tempfiles import make_owned_dir, remove_dead_leftovers
@@ -260,7 +261,8 @@ def _write(
         options = {"opset_version": opset}
     # A quantisation-aware graph is traced as the converters read it (FakeQuant ops only).
     tracing = qat.converter_graph() if qat.is_quantize_aware(model) else contextlib.nullcontext()
-    with tracing:
+    bounded = bounded_tf2onnx_memory() if format == "onnx" else contextlib.nullcontext()
+    with tracing, bounded:
         model.export(
             tmp_path,
             format=_KERAS_FORMATS[format],

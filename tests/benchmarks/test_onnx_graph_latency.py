@@ -2,16 +2,14 @@
 get it, in rounds that cycle over the graphs."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
+from tests.tools.tool_process import run_python
+
 pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Runs the benchmark with onnxruntime's InferenceSession counted: how many are alive whenever
 # one runs, and the spinning setting each was created with.
@@ -51,23 +49,15 @@ DRIVER = textwrap.dedent(
 @pytest.mark.slow
 def test_each_session_is_timed_alone_with_default_spinning(tmp_path):
     rounds = 2
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            DRIVER,
-            "--models=pplcnet_x0_25",
-            "--image_sizes=64",
-            "--runs=2",
-            "--warmup=1",
-            f"--rounds={rounds}",
-            f"--output={tmp_path / 'latency'}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    result = run_python(
+        "-c",
+        DRIVER,
+        "--models=pplcnet_x0_25",
+        "--image_sizes=64",
+        "--runs=2",
+        "--warmup=1",
+        f"--rounds={rounds}",
+        f"--output={tmp_path / 'latency'}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("SESSIONS "))

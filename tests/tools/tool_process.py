@@ -24,17 +24,22 @@ def hidden_lines(result):
     return [line for line in lines if HIDDEN_LINE.match(line)]
 
 
-def run_tool(tool, *args, timeout=600, cwd=ROOT):
-    """`python tools/<tool>.py args...` run in `cwd` (the project root) on the TensorFlow
-    backend."""
+def run_python(*args, timeout=600, cwd=ROOT):
+    """`python args...` run in `cwd` (the project root) on the TensorFlow backend, with
+    TensorFlow's native logging quiet."""
     return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", f"{tool}.py"), *args],
+        [sys.executable, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
         env=dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3"),
     )
+
+
+def run_tool(tool, *args, timeout=600, cwd=ROOT):
+    """`python tools/<tool>.py args...` run as run_python runs it."""
+    return run_python(os.path.join(ROOT, "tools", f"{tool}.py"), *args, timeout=timeout, cwd=cwd)
 
 
 def error_line(result):
