@@ -1,14 +1,16 @@
 """Accuracy of a model trained on real data (scikit-learn digits) in every numeric form.
 
 Trains `--model` on the digits (upsampled to --image_size² RGB), fuses it, then measures
-held-out top-1 in each runtime: Keras fp32, Keras bf16, TFLite fp32 / fp16 / full-int8
-(int8 in and out) and onnxruntime fp32 / int8 (static QDQ). Calibration uses training
+held-out top-1 in each runtime: Keras fp32, Keras bf16, TFLite fp32 / full-int8 (int8 in
+and out) and onnxruntime fp32 / int8 (static QDQ), and each form's top-1 agreement with
+Keras fp32 (the fraction of test images whose class it keeps). Calibration uses training
 images only. With --qat_epochs, the fused model is also fine-tuned with quantisation-aware
 training (keras_minimal.quantization.quantize_aware) on the training images and exported
 to full-integer TFLite with its trained ranges (no calibration): its Keras (fake-quant)
 and LiteRT int8 accuracies are measured too, with the export's agreement with its Keras
 model on every test image, and layer by layer (each quantised tensor computed from the
-export's own inputs, keras_minimal.deploy.layerwise_agreement). Results:
+export's own inputs, keras_minimal.deploy.layerwise_agreement) and run by each of LiteRT's
+kernel sets (XNNPACK, built-in, reference), which round differently. Results:
 benchmarks/results/<model>_quantized_accuracy.json (<model>_<size>px_qat_accuracy.json
 with --qat_epochs).
 
@@ -142,6 +144,7 @@ def quantize_aware_results(qat_model, workdir, x_test, y_test):
     ]
     export_report = {"passed": result.passed, "checks": checks}
     export_report["layerwise"] = layerwise_summary(qat_model, result.path, x_test)
+    export_report["tflite_kernel_sets"] = kernel_set_agreement(qat_model, result.path, x_test)
     top1 = {
         "keras qat (fake quant)": top1_accuracy(inference_function(qat_model), x_test, y_test),
         "tflite int8 qat (int8 in/out)": top1_accuracy(
@@ -149,6 +152,34 @@ def quantize_aware_results(qat_model, workdir, x_test, y_test):
         ),
     }
     return top1, export_report
+
+
+def kernel_set_agreement(qat_model, path, images):
+    """The int8 file run by each of LiteRT's kernel sets, against the Keras QAT model and
+    against the default (XNNPACK) set: how far the file's own outputs depend on the kernels
+    that run it, a ceiling for any agreement with the QAT model."""
+    import numpy as np
+
+    from keras_minimal.deploy.benchmarking import batched_outputs
+    from keras_minimal.deploy.latency import inference_function
+    from keras_minimal.deploy.parity import top1_agreement
+    from keras_minimal.deploy.runtimes import TFLITE_KERNELS, load_runtime
+
+    keras_outputs = batched_outputs(inference_function(qat_model), images)
+    outputs = {
+        kernels: batched_outputs(load_runtime("tflite", path, tflite_kernels=kernels), images)
+        for kernels in TFLITE_KERNELS
+    }
+    return {
+        kernels: {
+            "top1_agreement_vs_keras_qat": top1_agreement(keras_outputs, values),
+            "top1_agreement_vs_xnnpack": top1_agreement(outputs["xnnpack"], values),
+            "identical_outputs_vs_xnnpack": float(
+                np.mean(np.all(values == outputs["xnnpack"], axis=-1))
+            ),
+        }
+        for kernels, values in outputs.items()
+    }
 
 
 def layerwise_summary(qat_model, path, images):
@@ -186,7 +217,7 @@ def main(argv):
     import keras_minimal
     from benchmarks.common import write_results
     from keras_minimal.deploy import to_deploy
-    from keras_minimal.deploy.benchmarking import top1_accuracy
+    from keras_minimal.deploy.benchmarking import batched_outputs, top1_scores
     from keras_minimal.training.digits import load_digits_rgb
 
     keras.utils.set_random_seed(FLAGS.seed)
@@ -204,13 +235,22 @@ def main(argv):
         "test_images": len(x_test),
         "calibration_images": len(calibration),
         "top1": {},
+        "top1_agreement_vs_keras_fp32": {},
     }
     name = f"{FLAGS.model}_quantized_accuracy"
     with tempfile.TemporaryDirectory() as workdir:
+        float32 = None
         for label, form in FORMS:
-            function = runtime(fused, form, workdir, calibration)
-            results["top1"][label] = top1_accuracy(function, x_test, y_test)
-            print(f"{label:<28}{results['top1'][label]:8.2%}", flush=True)
+            outputs = batched_outputs(runtime(fused, form, workdir, calibration), x_test)
+            float32 = outputs if float32 is None else float32  # FORMS[0] is Keras fp32
+            scores = top1_scores(outputs, y_test, float32)
+            results["top1"][label] = scores["top1"]
+            results["top1_agreement_vs_keras_fp32"][label] = scores["top1_agreement"]
+            print(
+                f"{label:<28}{scores['top1']:8.2%}  agrees with fp32 on "
+                f"{scores['top1_agreement']:.2%}",
+                flush=True,
+            )
         if FLAGS.qat_epochs:
             name = f"{FLAGS.model}_{FLAGS.image_size}px_qat_accuracy"
             results.update(qat_epochs=FLAGS.qat_epochs, qat_learning_rate=FLAGS.qat_learning_rate)
@@ -219,6 +259,8 @@ def main(argv):
             results["top1"].update(top1)
             for label, value in top1.items():
                 print(f"{label:<28}{value:8.2%}", flush=True)
+            for kernels, scores in results["qat_export"]["tflite_kernel_sets"].items():
+                print(f"tflite int8 qat, {kernels} kernels: {scores}", flush=True)
     fp32 = results["top1"]["keras fp32"]
     results["drop_points_vs_fp32"] = {
         k: round(100 * (fp32 - v), 2) for k, v in results["top1"].items()

@@ -12,6 +12,7 @@ import numpy as np
 from keras_minimal.deploy.exporter import ExportVerificationError, export
 from keras_minimal.deploy.flops import count_macs
 from keras_minimal.deploy.latency import inference_function, measure_latency
+from keras_minimal.deploy.parity import top1_agreement
 from keras_minimal.deploy.precision import with_dtype_policy
 from keras_minimal.deploy.runtimes import load_runtime
 
@@ -266,11 +267,26 @@ def describe_environment():
     }
 
 
+def batched_outputs(function, images, batch_size=1):
+    """`function`'s outputs (any runtime) on `images` in fixed-size batches; a last batch
+    smaller than `batch_size` is left out."""
+    usable = len(images) - len(images) % batch_size
+    return np.concatenate(
+        [np.asarray(function(images[i : i + batch_size])) for i in range(0, usable, batch_size)]
+    )
+
+
 def top1_accuracy(function, images, labels, batch_size=1):
     """Top-1 accuracy of `function` (any runtime) over images in fixed-size batches."""
-    correct = 0
-    usable = len(images) - len(images) % batch_size
-    for start in range(0, usable, batch_size):
-        outputs = np.asarray(function(images[start : start + batch_size]))
-        correct += int(np.sum(outputs.argmax(-1) == labels[start : start + batch_size]))
-    return correct / usable
+    outputs = batched_outputs(function, images, batch_size)
+    return float(np.mean(outputs.argmax(-1) == labels[: len(outputs)]))
+
+
+def top1_scores(outputs, labels, reference):
+    """Top-1 accuracy of a numeric form's `outputs` and its top-1 agreement with
+    `reference`, float32's outputs on the same images (a tie counts as in parity)."""
+    outputs = np.asarray(outputs, "float64")
+    return {
+        "top1": float(np.mean(outputs.argmax(-1) == labels[: len(outputs)])),
+        "top1_agreement": top1_agreement(np.asarray(reference, "float64"), outputs),
+    }

@@ -1,7 +1,4 @@
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -14,11 +11,11 @@ from keras_minimal.deploy.benchmarking import (
     format_rows,
     model_summary,
 )
+from tests.tools.tool_process import run_tool
 
 pytest.importorskip("onnxruntime")
 if keras.backend.backend() != "tensorflow":
     pytest.skip("the runtimes are TensorFlow-based", allow_module_level=True)
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_rows_for_each_runtime_and_batch():
@@ -102,23 +99,15 @@ def test_table_fits_a_reference_label_and_shows_the_ratios():
 @pytest.mark.slow
 def test_benchmark_tool_writes_table_json_and_plot(tmp_path):
     output = tmp_path / "bench"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "tools/benchmark.py",
-            "--models=vanillanet_5",
-            "--image_size=32",
-            "--runtimes=keras,onnx",
-            "--batch_sizes=1",
-            "--runs=2",
-            "--warmup=1",
-            f"--output={output}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+    result = run_tool(
+        "benchmark",
+        "--models=vanillanet_5",
+        "--image_size=32",
+        "--runtimes=keras,onnx",
+        "--batch_sizes=1",
+        "--runs=2",
+        "--warmup=1",
+        f"--output={output}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
@@ -145,14 +134,7 @@ def test_benchmark_tool_writes_table_json_and_plot(tmp_path):
     ],
 )
 def test_benchmark_tool_refuses_bad_flag_values_before_building(flag, message):
-    result = subprocess.run(
-        [sys.executable, "tools/benchmark.py", "--models=pplcnet_x0_25", flag],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
-    )
+    result = run_tool("benchmark", "--models=pplcnet_x0_25", flag)
     assert result.returncode != 0 and message in result.stderr
 
 
@@ -168,3 +150,16 @@ def test_top1_accuracy_over_fixed_batches():
     images = np.arange(5, dtype="float32").reshape(5, 1, 1, 1)
     assert top1_accuracy(one_hot, images, labels) == pytest.approx(3 / 5)
     assert top1_accuracy(one_hot, images, labels, batch_size=2) == pytest.approx(3 / 4)
+
+
+def test_top1_scores_report_agreement_with_float32_apart_from_accuracy():
+    from keras_minimal.deploy.benchmarking import top1_scores
+
+    labels = np.array([0, 1, 2, 3])
+    float32 = np.eye(4)[[0, 1, 2, 0]]  # wrong on the last image
+    # Right where float32 was wrong, wrong on the third image: the same accuracy, and two
+    # images of four whose class changed.
+    form = np.eye(4)[[0, 1, 1, 3]]
+    assert top1_scores(form, labels, float32) == {"top1": 0.75, "top1_agreement": 0.5}
+    tied = np.array([[0.5, 0.5, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0]])
+    assert top1_scores(tied, labels, float32)["top1_agreement"] == pytest.approx(3.5 / 4)
