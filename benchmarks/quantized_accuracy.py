@@ -119,9 +119,9 @@ def fine_tune_quantize_aware(fused, x, y):
 def quantize_aware_results(qat_model, workdir, x_test, y_test):
     """Keras (fake-quant) and LiteRT int8 top-1 of `qat_model`, and its export's checks."""
     from keras_minimal.deploy import ExportVerificationError, export
-    from keras_minimal.deploy.benchmarking import top1_accuracy
+    from keras_minimal.deploy.benchmarking import batched_outputs, top1_scores
     from keras_minimal.deploy.latency import inference_function
-    from keras_minimal.deploy.runtimes import load_runtime
+    from keras_minimal.deploy.runtimes import TFLITE_KERNELS, load_runtime
 
     path = os.path.join(workdir, "qat_int8_io.tflite")
     options = dict(int8_io=True, batch_size=1, verification_data=x_test)
@@ -143,42 +143,39 @@ def quantize_aware_results(qat_model, workdir, x_test, y_test):
         for c in result.checks
     ]
     export_report = {"passed": result.passed, "checks": checks}
-    export_report["layerwise"] = layerwise_summary(qat_model, result.path, x_test)
-    export_report["tflite_kernel_sets"] = kernel_set_agreement(qat_model, result.path, x_test)
+    path = result.path
+    export_report["layerwise"] = layerwise_summary(qat_model, path, x_test)
+    keras_outputs = batched_outputs(inference_function(qat_model), x_test)
+    kernel_outputs = {
+        kernels: batched_outputs(load_runtime("tflite", path, tflite_kernels=kernels), x_test)
+        for kernels in TFLITE_KERNELS
+    }
+    export_report["tflite_kernel_sets"] = kernel_set_agreement(keras_outputs, kernel_outputs)
     top1 = {
-        "keras qat (fake quant)": top1_accuracy(inference_function(qat_model), x_test, y_test),
-        "tflite int8 qat (int8 in/out)": top1_accuracy(
-            load_runtime("tflite", result.path), x_test, y_test
-        ),
+        "keras qat (fake quant)": top1_scores(keras_outputs, y_test, keras_outputs)["top1"],
+        "tflite int8 qat (int8 in/out)": top1_scores(
+            kernel_outputs["xnnpack"], y_test, keras_outputs
+        )["top1"],
     }
     return top1, export_report
 
 
-def kernel_set_agreement(qat_model, path, images):
-    """The int8 file run by each of LiteRT's kernel sets, against the Keras QAT model and
-    against the default (XNNPACK) set: how far the file's own outputs depend on the kernels
-    that run it, a ceiling for any agreement with the QAT model."""
+def kernel_set_agreement(keras_outputs, kernel_outputs):
+    """The int8 file's outputs under each of LiteRT's kernel sets, against the Keras QAT
+    model's and against the default (XNNPACK) set's: how far the file's own outputs depend on
+    the kernels that run it, a ceiling for any agreement with the QAT model."""
     import numpy as np
 
-    from keras_minimal.deploy.benchmarking import batched_outputs
-    from keras_minimal.deploy.latency import inference_function
     from keras_minimal.deploy.parity import top1_agreement
-    from keras_minimal.deploy.runtimes import TFLITE_KERNELS, load_runtime
 
-    keras_outputs = batched_outputs(inference_function(qat_model), images)
-    outputs = {
-        kernels: batched_outputs(load_runtime("tflite", path, tflite_kernels=kernels), images)
-        for kernels in TFLITE_KERNELS
-    }
+    xnnpack = kernel_outputs["xnnpack"]
     return {
         kernels: {
             "top1_agreement_vs_keras_qat": top1_agreement(keras_outputs, values),
-            "top1_agreement_vs_xnnpack": top1_agreement(outputs["xnnpack"], values),
-            "identical_outputs_vs_xnnpack": float(
-                np.mean(np.all(values == outputs["xnnpack"], axis=-1))
-            ),
+            "top1_agreement_vs_xnnpack": top1_agreement(xnnpack, values),
+            "identical_outputs_vs_xnnpack": float(np.mean(np.all(values == xnnpack, axis=-1))),
         }
-        for kernels, values in outputs.items()
+        for kernels, values in kernel_outputs.items()
     }
 
 

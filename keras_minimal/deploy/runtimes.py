@@ -8,12 +8,13 @@ RUNTIMES = {
     "onnx": "onnxruntime (CPUExecutionProvider)",
 }
 
-# LiteRT's kernel sets. An int8 file's outputs depend on which one runs it: they round
-# requantisation and means differently, so a one-step difference may flip a class.
+# LiteRT's kernel sets, by the name of their ai_edge_litert OpResolverType. An int8 file's
+# outputs depend on which one runs it: they round requantisation and means differently, so
+# a one-step difference may flip a class.
 TFLITE_KERNELS = {
-    "xnnpack": "LiteRT's default: optimised built-in kernels with the XNNPACK delegate",
-    "builtin": "optimised built-in kernels without the XNNPACK delegate",
-    "reference": "TFLite's reference kernels (reference_ops)",
+    "xnnpack": "AUTO",  # LiteRT's default: optimised built-in kernels with XNNPACK
+    "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",  # the same kernels without XNNPACK
+    "reference": "BUILTIN_REF",  # TFLite's reference kernels (reference_ops)
 }
 
 
@@ -48,11 +49,7 @@ def _tflite(path, threads, kernels="xnnpack"):
         raise ImportError(
             "Running .tflite files needs pip install 'keras-minimal[export]'."
         ) from None
-    resolver = {
-        "xnnpack": OpResolverType.AUTO,
-        "builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        "reference": OpResolverType.BUILTIN_REF,
-    }[kernels]
+    resolver = getattr(OpResolverType, TFLITE_KERNELS[kernels])
     interpreter = Interpreter(
         model_path=path, num_threads=threads, experimental_op_resolver_type=resolver
     )
