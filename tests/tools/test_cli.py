@@ -67,6 +67,11 @@ def test_an_unknown_flag_is_one_error_line(tool):
             "error: flag --runs=many: invalid literal for int() with base 10: 'many' "
             "(--help lists the flags)",
         ),
+        (
+            "run_tests",
+            ["--workers=0"],
+            "error: --workers must be at least 1. Received: --workers=0",
+        ),
     ],
 )
 def test_missing_and_bad_flag_values_are_one_error_line(tool, args, message):
