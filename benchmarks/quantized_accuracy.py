@@ -119,7 +119,7 @@ def fine_tune_quantize_aware(fused, x, y):
 def quantize_aware_results(qat_model, workdir, x_test, y_test):
     """Keras (fake-quant) and LiteRT int8 top-1 of `qat_model`, and its export's checks."""
     from keras_minimal.deploy import ExportVerificationError, export
-    from keras_minimal.deploy.benchmarking import batched_outputs, top1_scores
+    from keras_minimal.deploy.benchmarking import batched_outputs, top1
     from keras_minimal.deploy.latency import inference_function
     from keras_minimal.deploy.runtimes import TFLITE_KERNELS, load_runtime
 
@@ -143,21 +143,20 @@ def quantize_aware_results(qat_model, workdir, x_test, y_test):
         for c in result.checks
     ]
     export_report = {"passed": result.passed, "checks": checks}
-    path = result.path
-    export_report["layerwise"] = layerwise_summary(qat_model, path, x_test)
+    export_report["layerwise"] = layerwise_summary(qat_model, result.path, x_test)
     keras_outputs = batched_outputs(inference_function(qat_model), x_test)
     kernel_outputs = {
-        kernels: batched_outputs(load_runtime("tflite", path, tflite_kernels=kernels), x_test)
+        kernels: batched_outputs(
+            load_runtime("tflite", result.path, tflite_kernels=kernels), x_test
+        )
         for kernels in TFLITE_KERNELS
     }
     export_report["tflite_kernel_sets"] = kernel_set_agreement(keras_outputs, kernel_outputs)
-    top1 = {
-        "keras qat (fake quant)": top1_scores(keras_outputs, y_test, keras_outputs)["top1"],
-        "tflite int8 qat (int8 in/out)": top1_scores(
-            kernel_outputs["xnnpack"], y_test, keras_outputs
-        )["top1"],
+    accuracies = {
+        "keras qat (fake quant)": top1(keras_outputs, y_test),
+        "tflite int8 qat (int8 in/out)": top1(kernel_outputs["xnnpack"], y_test),
     }
-    return top1, export_report
+    return accuracies, export_report
 
 
 def kernel_set_agreement(keras_outputs, kernel_outputs):

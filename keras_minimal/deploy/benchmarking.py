@@ -276,10 +276,15 @@ def batched_outputs(function, images, batch_size=1):
     )
 
 
+def top1(outputs, labels):
+    """The fraction of `outputs` whose largest logit is at the label (the first len(outputs)
+    labels, as batched_outputs leaves a short last batch out)."""
+    return float(np.mean(np.asarray(outputs).argmax(-1) == labels[: len(outputs)]))
+
+
 def top1_accuracy(function, images, labels, batch_size=1):
     """Top-1 accuracy of `function` (any runtime) over images in fixed-size batches."""
-    outputs = batched_outputs(function, images, batch_size)
-    return float(np.mean(outputs.argmax(-1) == labels[: len(outputs)]))
+    return top1(batched_outputs(function, images, batch_size), labels)
 
 
 def top1_scores(outputs, labels, reference):
@@ -287,6 +292,6 @@ def top1_scores(outputs, labels, reference):
     `reference`, float32's outputs on the same images (a tie counts as in parity)."""
     outputs = np.asarray(outputs, "float64")
     return {
-        "top1": float(np.mean(outputs.argmax(-1) == labels[: len(outputs)])),
+        "top1": top1(outputs, labels),
         "top1_agreement": top1_agreement(np.asarray(reference, "float64"), outputs),
     }
