@@ -1,4 +1,8 @@
-from tests.xdist_scheduling import ModuleOrPageScheduling
+import pytest
+
+pytest.importorskip("xdist")
+
+from tests.xdist_scheduling import ModuleOrPageScheduling  # noqa: E402
 
 
 def scope(nodeid):

@@ -5,6 +5,7 @@ one worker in page order, since tests/test_docs.py runs them one after another i
 
 import re
 
+import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 DOC_BLOCK = re.compile(r"^tests/test_docs\.py::test_documented_block_runs\[(.+):\d+\]$")
@@ -14,3 +15,10 @@ class ModuleOrPageScheduling(LoadScopeScheduling):
     def _split_scope(self, nodeid):
         block = DOC_BLOCK.match(nodeid)
         return f"doc page {block.group(1)}" if block else nodeid.split("::")[0]
+
+
+@pytest.hookimpl(optionalhook=True)  # a run with -p no:xdist has no such hook
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") == "loadscope":  # as tools/run_tests.py runs the workers
+        return ModuleOrPageScheduling(config, log)
+    return None
